@@ -1,0 +1,1 @@
+"""Light client: verifies proof bundles offline, keeps checkpoints and pins (shell + pure verify)."""

@@ -1,0 +1,202 @@
+"""The one exception tree of Waypost (core layer; stdlib only).
+
+    WaypostError
+     ├── ParseError          malformed input (bytes, JSON, CBOR, addresses)
+     ├── ValidationError     input well-formed but breaks a rule
+     ├── VerificationError   signature, proof or proof-of-work mismatch
+     ├── ChainError          the chain does not connect, or an undo is missing
+     ├── NotFoundError       no such name / address / entry
+     ├── UpstreamError       namecoind down, RPC error, garbage answer
+     └── StoreError          database problems (wrong network, newer schema, corrupt)
+
+Every error carries a stable ``code`` (an ``ErrorCode``) and structured ``fields``;
+code and tests branch on ``code``, the message is for humans.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "ErrorCode",
+    "WaypostError",
+    "ParseError",
+    "ValidationError",
+    "VerificationError",
+    "ChainError",
+    "NotFoundError",
+    "UpstreamError",
+    "StoreError",
+]
+
+
+class ErrorCode(StrEnum):
+    """Stable error identifiers (``area.what``). Listed in docs/problems.md.
+
+    Add new codes inside your area's section; never rename a published code.
+    """
+
+    # --- generic -------------------------------------------------------------
+    INTERNAL = "internal"
+    BAD_REQUEST = "request.bad"
+    NOT_FOUND = "not-found"
+
+    # --- wire (indexer/wire.py) ---------------------------------------------
+    WIRE_TRUNCATED = "wire.truncated"
+    WIRE_TRAILING = "wire.trailing-bytes"
+    WIRE_VARINT = "wire.bad-varint"
+    WIRE_OVERSIZE = "wire.oversize"
+    WIRE_BAD_TX = "wire.bad-tx"
+    WIRE_MERKLE_MISMATCH = "wire.merkle-mismatch"
+    WIRE_BAD_POW = "wire.bad-pow"
+    WIRE_BAD_BITS = "wire.bad-bits"
+    WIRE_PREV_MISMATCH = "wire.prev-mismatch"
+    AUXPOW_MISSING = "auxpow.missing"
+    AUXPOW_UNEXPECTED = "auxpow.unexpected"
+    AUXPOW_BAD_COMMITMENT = "auxpow.bad-commitment"
+    AUXPOW_BAD_BRANCH = "auxpow.bad-branch"
+    AUXPOW_BAD_CHAIN_ID = "auxpow.bad-chain-id"
+    AUXPOW_BAD_INDEX = "auxpow.bad-index"
+
+    # --- name scripts (indexer/names.py) --------------------------------------
+    NAME_BAD_SCRIPT = "name.bad-script"
+    NAME_TOO_LONG = "name.too-long"
+    VALUE_TOO_LONG = "name.value-too-long"
+    NAME_BAD_RAND = "name.bad-rand"
+    NAME_BAD_COMMITMENT = "name.bad-commitment"
+
+    # --- rpc / upstream (indexer/rpc.py, zmq_feed.py) -------------------------
+    RPC_CONNECT = "rpc.connect"
+    RPC_TIMEOUT = "rpc.timeout"
+    RPC_AUTH = "rpc.auth"
+    RPC_ERROR = "rpc.error"
+    RPC_WARMUP = "rpc.warming-up"
+    RPC_BAD_ANSWER = "rpc.bad-answer"
+    RPC_COOKIE = "rpc.cookie"
+
+    # --- chain state (indexer/state.py, follow.py) ----------------------------
+    CHAIN_NO_UNDO = "chain.no-undo"
+    CHAIN_DISCONNECTED = "chain.disconnected"
+    CHAIN_NETWORK_MISMATCH = "chain.network-mismatch"
+
+    # --- store (indexer/store.py) -----------------------------------------------
+    STORE_NEWER_SCHEMA = "store.newer-schema"
+    STORE_NETWORK_MISMATCH = "store.network-mismatch"
+    STORE_CORRUPT = "store.corrupt"
+    STORE_IO = "store.io"
+
+    # --- addresses (registry/address.py) -------------------------------------
+    ADDRESS_EMPTY = "address.empty"
+    ADDRESS_BAD_SYNTAX = "address.bad-syntax"
+    ADDRESS_BAD_LABEL = "address.bad-label"
+    ADDRESS_BAD_LOCAL = "address.bad-local"
+    ADDRESS_TOO_LONG = "address.too-long"
+    ADDRESS_LOOKALIKE = "address.lookalike"
+    ADDRESS_MIXED_SCRIPT = "address.mixed-script"
+    ADDRESS_BAD_KEY = "address.bad-key"
+    ADDRESS_BAD_CHECKSUM = "address.bad-checksum"
+    ADDRESS_BAD_ONION = "address.bad-onion"
+
+    # --- profiles (registry/profile.py) ---------------------------------------
+    PROFILE_BAD_JSON = "profile.bad-json"
+    PROFILE_DUPLICATE_KEY = "profile.duplicate-key"
+    PROFILE_TOO_LARGE = "profile.too-large"
+    PROFILE_TOO_DEEP = "profile.too-deep"
+    PROFILE_BAD_FIELD = "profile.bad-field"
+    PROFILE_BAD_UTF8 = "profile.bad-utf8"
+
+    # --- keys, rotation, redirects (registry/keys.py) --------------------------
+    KEY_BAD = "key.bad"
+    KEY_BAD_SIGNATURE = "key.bad-signature"
+    KEY_UNCOMMITTED = "key.uncommitted-rotation"
+    KEY_REPLAY = "key.replayed-rotation"
+    KEY_REVOKED = "key.revoked"
+    REDIRECT_LOOP = "redirect.loop"
+    REDIRECT_TOO_DEEP = "redirect.too-deep"
+    REDIRECT_UNCONFIRMED = "redirect.unconfirmed"
+    REDIRECT_BAD_SIGNATURE = "redirect.bad-signature"
+    POLICY_DOWNGRADE = "policy.downgrade"
+
+    # --- private chains (registry/chain.py) -----------------------------------
+    CBOR_BAD = "cbor.bad"
+    CBOR_NON_CANONICAL = "cbor.non-canonical"
+    CHAIN_BAD_LINK = "pchain.bad-link"
+    CHAIN_BAD_SIGNATURE = "pchain.bad-signature"
+    CHAIN_DUPLICITY = "pchain.duplicity"
+    CHAIN_BAD_GENESIS = "pchain.bad-genesis"
+
+    # --- merkle / log (registry/merkle.py, tlog/) -------------------------------
+    MERKLE_BAD_PROOF = "merkle.bad-proof"
+    MERKLE_ROOT_MISMATCH = "merkle.root-mismatch"
+    MERKLE_BAD_SIZE = "merkle.bad-size"
+    NOTE_BAD = "note.bad"
+    NOTE_BAD_SIGNATURE = "note.bad-signature"
+    NOTE_UNKNOWN_KEY = "note.unknown-key"
+    CHECKPOINT_BAD = "checkpoint.bad"
+    CHECKPOINT_INCONSISTENT = "checkpoint.inconsistent"
+    CHECKPOINT_ROLLBACK = "checkpoint.rollback"
+    CHECKPOINT_SPLIT_VIEW = "checkpoint.split-view"
+    WITNESS_QUORUM = "witness.quorum"
+    MAP_BAD_PROOF = "map.bad-proof"
+
+    # --- notifications (notify/) ------------------------------------------------
+    WEBHOOK_SSRF = "webhook.ssrf"
+    WEBHOOK_BAD_URL = "webhook.bad-url"
+    WEBHOOK_BAD_SIGNATURE = "webhook.bad-signature"
+    WEBHOOK_REPLAY = "webhook.replay"
+
+
+class WaypostError(Exception):
+    """Root of every error Waypost raises on purpose.
+
+    Args:
+        code: the stable identifier.
+        message: human text.
+        **fields: structured context (``height``, ``expected``, ``got``...).
+    """
+
+    def __init__(self, code: ErrorCode, message: str = "", **fields: Any) -> None:
+        self.code = code
+        self.message = message or str(code)
+        self.fields: dict[str, Any] = fields
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep pickling (multiprocessing, hypothesis) working with kw-only fields.
+        return (_rebuild, (type(self), self.code, self.message, self.fields))
+
+
+def _rebuild(cls: type[WaypostError], code: ErrorCode, message: str, fields: dict[str, Any]) -> WaypostError:
+    return cls(code, message, **fields)
+
+
+class ParseError(WaypostError):
+    """Malformed input: bytes, JSON, CBOR or text that does not parse."""
+
+
+class ValidationError(WaypostError):
+    """Well-formed input that breaks a rule."""
+
+
+class VerificationError(WaypostError):
+    """A signature, proof or proof-of-work does not verify."""
+
+
+class ChainError(WaypostError):
+    """The chain does not connect, or undo data is missing."""
+
+
+class NotFoundError(WaypostError):
+    """No such name, address, block or entry."""
+
+
+class UpstreamError(WaypostError):
+    """namecoind (or another upstream) is down, answered an error, or answered garbage."""
+
+
+class StoreError(WaypostError):
+    """The database cannot be used: other network, newer schema, corruption, I/O."""
