@@ -34,6 +34,8 @@ class NameRecord:
     op: str  # "name_firstupdate" | "name_update"
     address: str | None  # the owner address as namecoind shows it, None when non-standard
     expires_at_height: int
+    # 1-based registration epoch: each name_firstupdate (first or after expiry) starts a new one.
+    epoch: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

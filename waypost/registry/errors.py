@@ -79,6 +79,8 @@ class ErrorCode(StrEnum):
     CHAIN_NO_UNDO = "chain.no-undo"
     CHAIN_DISCONNECTED = "chain.disconnected"
     CHAIN_NETWORK_MISMATCH = "chain.network-mismatch"
+    CHAIN_BAD_NAME_OP = "chain.bad-name-op"
+    CHAIN_BAD_UNDO = "chain.bad-undo"
 
     # --- store (indexer/store.py) -----------------------------------------------
     STORE_NEWER_SCHEMA = "store.newer-schema"
