@@ -41,6 +41,14 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"
     BAD_REQUEST = "request.bad"
     NOT_FOUND = "not-found"
+    INDEX_STALE = "index.stale"  # api: the client asked for fresh data, the index is not
+
+    # --- api (api/) -------------------------------------------------------------
+    API_BAD_HEX = "api.bad-hex"
+    API_BAD_UTF8 = "api.bad-utf8"
+    API_BAD_PARAM = "api.bad-param"
+    API_METHOD_NOT_ALLOWED = "api.method-not-allowed"
+    API_HTTP_ERROR = "api.http-error"
 
     # --- wire (indexer/wire.py) ---------------------------------------------
     WIRE_TRUNCATED = "wire.truncated"
