@@ -82,6 +82,8 @@ class ErrorCode(StrEnum):
     RPC_WARMUP = "rpc.warming-up"
     RPC_BAD_ANSWER = "rpc.bad-answer"
     RPC_COOKIE = "rpc.cookie"
+    RPC_BUSY = "rpc.busy"  # HTTP 503 "Work queue depth exceeded": retried
+    ZMQ_BAD_MESSAGE = "zmq.bad-message"
 
     # --- chain state (indexer/state.py, follow.py) ----------------------------
     CHAIN_NO_UNDO = "chain.no-undo"
