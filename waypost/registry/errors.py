@@ -129,6 +129,18 @@ class ErrorCode(StrEnum):
     REDIRECT_UNCONFIRMED = "redirect.unconfirmed"
     REDIRECT_BAD_SIGNATURE = "redirect.bad-signature"
     POLICY_DOWNGRADE = "policy.downgrade"
+    KEY_UNSIGNED_CHANGE = "key.unsigned-change"
+    KEY_COMMITMENT_CHANGED = "key.commitment-changed"
+    KEY_UNAUTHORISED = "key.unauthorised"
+    KEY_NOT_AT_TIME = "key.not-at-time"
+    KEY_RECOVERY_PENDING = "key.recovery-pending"
+    KEY_RECOVERY_CONTESTED = "key.recovery-contested"
+    CONTINUITY_BREAK = "key.continuity-break"
+    REDIRECT_BAD = "redirect.bad"
+    PROOF_BAD = "proof.bad"
+    PROOF_BAD_SIGNATURE = "proof.bad-signature"
+    PROOF_MISMATCH = "proof.mismatch"
+    PROOF_NOT_FOUND = "proof.not-found"
 
     # --- private chains (registry/chain.py) -----------------------------------
     CBOR_BAD = "cbor.bad"
@@ -137,6 +149,11 @@ class ErrorCode(StrEnum):
     CHAIN_BAD_SIGNATURE = "pchain.bad-signature"
     CHAIN_DUPLICITY = "pchain.duplicity"
     CHAIN_BAD_GENESIS = "pchain.bad-genesis"
+    CBOR_UNSUPPORTED = "cbor.unsupported-type"
+    CHAIN_BAD_ENTRY = "pchain.bad-entry"
+    CHAIN_BAD_SEQ = "pchain.bad-seq"
+    CHAIN_WRONG_KEY = "pchain.wrong-key"
+    CHAIN_NOT_DUPLICITY = "pchain.not-duplicity"
 
     # --- merkle / log (registry/merkle.py, tlog/) -------------------------------
     MERKLE_BAD_PROOF = "merkle.bad-proof"
