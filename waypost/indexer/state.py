@@ -1,0 +1,659 @@
+"""Name state transitions (core layer): block name ops + state view -> delta + undo.
+
+Pure: no I/O, no clock. The store backs ``StateView`` with SQLite, tests with dicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from waypost.indexer.view import NameRecord
+from waypost.registry.errors import ChainError, ErrorCode, ParseError
+from waypost.registry.model import BlockHash, Txid
+
+__all__ = [
+    "OP_NEW",
+    "OP_FIRSTUPDATE",
+    "OP_UPDATE",
+    "MIN_FIRSTUPDATE_DEPTH",
+    "MAX_NAME_BYTES",
+    "MAX_VALUE_BYTES",
+    "GENESIS_STATE_ROOT",
+    "Outpoint",
+    "NameNewEntry",
+    "TxNameOp",
+    "NameEvent",
+    "OpKey",
+    "NameDelta",
+    "Undo",
+    "StateView",
+    "DictStateView",
+    "connect_ops",
+    "disconnect_ops",
+    "connect_block",
+    "disconnect_block",
+    "extract_name_ops",
+    "compute_state_root",
+    "encode_record",
+    "decode_record",
+    "encode_undo",
+    "decode_undo",
+    "apply_delta_to_dicts",
+]
+
+OP_NEW = "name_new"
+OP_FIRSTUPDATE = "name_firstupdate"
+OP_UPDATE = "name_update"
+_OP_CODES = {OP_NEW: 0, OP_FIRSTUPDATE: 1, OP_UPDATE: 2}
+_OP_NAMES = {v: k for k, v in _OP_CODES.items()}
+
+MIN_FIRSTUPDATE_DEPTH = 12  # namecoin-core names/main.cpp: name_new must be 12 blocks deep
+MAX_NAME_BYTES = 255  # namecoin-core consensus MAX_NAME_LENGTH
+MAX_VALUE_BYTES = 1023  # namecoin-core consensus MAX_VALUE_LENGTH
+GENESIS_STATE_ROOT = bytes(32)  # root "before" the first indexed block
+_ROOT_TAG = b"waypost/state-root/v1"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outpoint:
+    """A transaction output reference (txid in wire order)."""
+
+    txid: Txid
+    vout: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NameNewEntry:
+    """A pending ``name_new`` commitment: hash160(rand || name), its output and height."""
+
+    commitment: bytes
+    txid: Txid
+    vout: int
+    height: int
+
+    @property
+    def outpoint(self) -> Outpoint:
+        return Outpoint(txid=self.txid, vout=self.vout)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TxNameOp:
+    """The name operation of one transaction, as extracted from a block (input to ``connect_ops``).
+
+    ``spent`` holds every input prevout of the transaction: the state finds the name
+    input among them (the pending ``name_new`` or the name's current output).
+    """
+
+    tx_index: int
+    txid: Txid
+    vout: int
+    kind: str  # OP_NEW | OP_FIRSTUPDATE | OP_UPDATE
+    name: bytes = b""
+    value: bytes = b""
+    rand: bytes = b""
+    commitment: bytes = b""  # name_new only
+    address: str | None = None
+    spent: tuple[Outpoint, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NameEvent:
+    """One applied ``name_firstupdate``/``name_update`` (for registry, log, notifications)."""
+
+    record: NameRecord  # the new operation (carries epoch, tx_index, address...)
+    previous: NameRecord | None  # the name's current record before this operation
+    is_new_registration: bool  # a firstupdate: a new epoch begins
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpKey:
+    """Identifies one history row: (name, height, tx_index)."""
+
+    name: bytes
+    height: int
+    tx_index: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NameDelta:
+    """What a connect or disconnect changes; the store applies it row by row.
+
+    ``current`` gives, per touched name, the record that is current afterwards (None:
+    the name no longer exists). ``events`` is filled on connect only, in block order.
+    """
+
+    block_hash: BlockHash
+    height: int
+    connected: bool
+    events: tuple[NameEvent, ...] = ()
+    ops_added: tuple[NameRecord, ...] = ()
+    ops_removed: tuple[OpKey, ...] = ()
+    current: tuple[tuple[bytes, NameRecord | None], ...] = ()
+    news_added: tuple[NameNewEntry, ...] = ()
+    news_removed: tuple[NameNewEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Undo:
+    """What ``disconnect_ops`` needs to restore the state before a block."""
+
+    block_hash: BlockHash
+    height: int
+    prior: tuple[tuple[bytes, NameRecord | None], ...] = ()  # current record before the block
+    ops: tuple[OpKey, ...] = ()  # history rows the block added
+    news_added: tuple[NameNewEntry, ...] = ()
+    news_spent: tuple[NameNewEntry, ...] = ()
+
+
+class StateView(Protocol):
+    """Read access to the name state at the current tip."""
+
+    def current_record(self, name: bytes) -> NameRecord | None:
+        """The name's current (latest) record, expired or not; None if never registered."""
+        ...
+
+    def name_new_at(self, outpoint: Outpoint) -> NameNewEntry | None:
+        """The pending ``name_new`` at ``outpoint``, if any."""
+        ...
+
+
+@dataclass(slots=True)
+class DictStateView:
+    """A ``StateView`` over plain dicts (tests, the bench, from-scratch replays)."""
+
+    names: dict[bytes, NameRecord] = field(default_factory=dict)
+    news: dict[Outpoint, NameNewEntry] = field(default_factory=dict)
+
+    def current_record(self, name: bytes) -> NameRecord | None:
+        return self.names.get(name)
+
+    def name_new_at(self, outpoint: Outpoint) -> NameNewEntry | None:
+        return self.news.get(outpoint)
+
+
+def apply_delta_to_dicts(view: DictStateView, delta: NameDelta) -> None:
+    """Apply ``delta`` to a ``DictStateView`` in place (the dict twin of the store's writes)."""
+    for name, rec in delta.current:
+        if rec is None:
+            view.names.pop(name, None)
+        else:
+            view.names[name] = rec
+    for entry in delta.news_removed:
+        view.news.pop(entry.outpoint, None)
+    for entry in delta.news_added:
+        view.news[entry.outpoint] = entry
+
+
+def _bad(message: str, **fields: object) -> ChainError:
+    return ChainError(ErrorCode.CHAIN_BAD_NAME_OP, message, **fields)
+
+
+def connect_ops(
+    view: StateView,
+    *,
+    block_hash: BlockHash,
+    height: int,
+    ops: Iterable[TxNameOp],
+    expiration_depth: Callable[[int], int],
+    commitment_of: Callable[[bytes, bytes], bytes] | None = None,
+) -> tuple[NameDelta, Undo]:
+    """Apply the name operations of one block, in block order.
+
+    The indexer follows the node's valid chain, so consensus already holds; these checks
+    catch a wrong network or a state bug rather than judge the chain.
+
+    Args:
+        view: the state before the block.
+        block_hash: the block's hash (wire order).
+        height: the block's height.
+        ops: the block's name operations in transaction order.
+        expiration_depth: ``height -> blocks`` (namecoin-core ``getExpirationDepth``).
+        commitment_of: ``(rand, name) -> hash160(rand || name)``; when given, each
+            firstupdate's commitment is checked against its ``name_new``.
+
+    Returns:
+        The delta to write and the undo to keep.
+
+    Raises:
+        ChainError: ``chain.bad-name-op`` when an operation cannot be valid on this state
+            (firstupdate without its mature name_new, update not spending the name, a
+            firstupdate on an unexpired name, sizes over the consensus limits).
+    """
+    current: dict[bytes, NameRecord | None] = {}
+    prior: dict[bytes, NameRecord | None] = {}
+    news_added: dict[Outpoint, NameNewEntry] = {}
+    news_spent: list[NameNewEntry] = []
+    events: list[NameEvent] = []
+
+    def lookup(name: bytes) -> NameRecord | None:
+        if name in current:
+            return current[name]
+        rec = view.current_record(name)
+        prior[name] = rec
+        current[name] = rec
+        return rec
+
+    for op in ops:
+        if op.kind == OP_NEW:
+            entry = NameNewEntry(commitment=op.commitment, txid=op.txid, vout=op.vout, height=height)
+            news_added[entry.outpoint] = entry
+            continue
+        if op.kind not in (OP_FIRSTUPDATE, OP_UPDATE):
+            raise _bad(f"unknown name op kind {op.kind!r}", txid=op.txid.hex())
+        # namecoin-core CheckNameTransaction: names <= 255 bytes, values <= 1023 bytes.
+        if len(op.name) > MAX_NAME_BYTES or len(op.value) > MAX_VALUE_BYTES:
+            raise _bad("name or value over the consensus limit", name=op.name.hex(), height=height)
+        previous = lookup(op.name)
+        if op.kind == OP_FIRSTUPDATE:
+            # namecoin-core: the firstupdate spends the name_new output; that output must be
+            # >= MIN_FIRSTUPDATE_DEPTH blocks deep and commit to hash160(rand || name).
+            new_entry = next(
+                (e for e in (view.name_new_at(p) for p in op.spent if p not in news_added) if e is not None),
+                None,
+            )
+            if new_entry is None:
+                raise _bad("name_firstupdate does not spend a pending name_new", name=op.name.hex(), height=height)
+            if height - new_entry.height < MIN_FIRSTUPDATE_DEPTH:
+                raise _bad("name_new not 12 blocks deep", name=op.name.hex(), height=height)
+            if commitment_of is not None and commitment_of(op.rand, op.name) != new_entry.commitment:
+                raise _bad("rand/name do not match the name_new commitment", name=op.name.hex(), height=height)
+            # namecoin-core: "name_firstupdate on an unexpired name" (depth taken at the new height).
+            if previous is not None and previous.height + expiration_depth(height) > height:
+                raise _bad("name_firstupdate on an unexpired name", name=op.name.hex(), height=height)
+            news_spent.append(new_entry)
+            epoch = 1 if previous is None else previous.epoch + 1
+        else:
+            # namecoin-core: a name_update spends the name's current output (its name input),
+            # which exists only while the name is unexpired.
+            if previous is None:
+                raise _bad("name_update of an unknown name", name=op.name.hex(), height=height)
+            if Outpoint(txid=previous.txid, vout=previous.vout) not in op.spent:
+                raise _bad("name_update does not spend the name's output", name=op.name.hex(), height=height)
+            epoch = previous.epoch
+        record = NameRecord(
+            name=op.name,
+            value=op.value,
+            txid=op.txid,
+            vout=op.vout,
+            height=height,
+            block_hash=block_hash,
+            tx_index=op.tx_index,
+            op=op.kind,
+            address=op.address,
+            expires_at_height=height + expiration_depth(height),
+            epoch=epoch,
+        )
+        events.append(NameEvent(record=record, previous=previous, is_new_registration=op.kind == OP_FIRSTUPDATE))
+        current[op.name] = record
+
+    changed = tuple((name, rec) for name, rec in current.items() if rec is not prior.get(name))
+    prior_t = tuple((name, prior[name]) for name, _ in changed)
+    ops_keys = tuple(OpKey(name=e.record.name, height=height, tx_index=e.record.tx_index) for e in events)
+    delta = NameDelta(
+        block_hash=block_hash,
+        height=height,
+        connected=True,
+        events=tuple(events),
+        ops_added=tuple(e.record for e in events),
+        current=changed,
+        news_added=tuple(news_added.values()),
+        news_removed=tuple(news_spent),
+    )
+    undo = Undo(
+        block_hash=block_hash,
+        height=height,
+        prior=prior_t,
+        ops=ops_keys,
+        news_added=tuple(news_added.values()),
+        news_spent=tuple(news_spent),
+    )
+    return delta, undo
+
+
+def disconnect_ops(undo: Undo) -> NameDelta:
+    """Undo one block: the delta that restores the state before it.
+
+    Args:
+        undo: the block's undo record (from ``connect_ops``/``connect_block``).
+
+    Returns:
+        A delta with ``connected=False`` restoring prior records and name_new entries.
+    """
+    return NameDelta(
+        block_hash=undo.block_hash,
+        height=undo.height,
+        connected=False,
+        ops_removed=undo.ops,
+        current=undo.prior,
+        news_added=undo.news_spent,
+        news_removed=undo.news_added,
+    )
+
+
+def extract_name_ops(block: _BlockLike, network: str) -> tuple[TxNameOp, ...]:
+    """The name operations of ``block`` in transaction order (parses each output script).
+
+    Args:
+        block: a parsed block (``wire.parse_block``).
+        network: "mainnet" | "testnet" | "regtest" (for addresses).
+
+    Returns:
+        One ``TxNameOp`` per Namecoin transaction that carries a name output.
+    """
+    from waypost.indexer import names as _names  # core module; imported late to keep state testable alone
+
+    out: list[TxNameOp] = []
+    for tx_index, tx in enumerate(block.txs):
+        found = _names.find_name_output(tx)
+        if found is None:
+            continue
+        vout, op = found
+        kind = _kind_text(op.kind)
+        spent = tuple(Outpoint(txid=Txid(i.prevout.txid), vout=i.prevout.vout) for i in tx.inputs)
+        out.append(
+            TxNameOp(
+                tx_index=tx_index,
+                txid=Txid(tx.txid),
+                vout=vout,
+                kind=kind,
+                name=bytes(op.name or b""),
+                value=bytes(op.value or b""),
+                rand=bytes(op.rand or b""),
+                commitment=bytes(op.commitment or b""),
+                address=_names.script_address(op.address_script, _network_value(network)),
+                spent=spent,
+            )
+        )
+    return tuple(out)
+
+
+def _kind_text(kind: object) -> str:
+    text = str(getattr(kind, "value", kind)).lower()
+    for name in (OP_FIRSTUPDATE, OP_UPDATE, OP_NEW):
+        if text == name or text == name.removeprefix("name_") or str(getattr(kind, "name", "")).lower() in (
+            name,
+            name.removeprefix("name_"),
+        ):
+            return name
+    raise _bad(f"unknown name op kind {kind!r}")
+
+
+def _network_value(network: str) -> object:
+    from waypost.indexer import params as _params
+
+    net_cls = _params.Network
+    try:
+        return net_cls(network)
+    except ValueError:
+        return net_cls[network.upper()]
+
+
+class _PrevoutLike(Protocol):
+    @property
+    def txid(self) -> bytes: ...
+    @property
+    def vout(self) -> int: ...
+
+
+class _TxInLike(Protocol):
+    @property
+    def prevout(self) -> _PrevoutLike: ...
+
+
+class _TxLike(Protocol):
+    @property
+    def txid(self) -> bytes: ...
+    @property
+    def inputs(self) -> tuple[_TxInLike, ...]: ...
+
+
+class _BlockLike(Protocol):
+    @property
+    def txs(self) -> tuple[_TxLike, ...]: ...
+
+
+def connect_block(
+    view: StateView, block: _BlockLike, block_hash: BlockHash, height: int, network: str
+) -> tuple[NameDelta, Undo]:
+    """Connect a parsed block at ``height`` on top of ``view`` (extract ops + ``connect_ops``).
+
+    Raises:
+        ChainError: ``chain.bad-name-op`` (see ``connect_ops``).
+    """
+    from waypost.indexer import names as _names
+    from waypost.indexer import params as _params
+
+    net = _network_value(network)
+
+    def depth(h: int) -> int:
+        return int(_params.name_expiration_depth(net, h))  # type: ignore[arg-type]
+
+    def commit(rand: bytes, name: bytes) -> bytes:
+        return bytes(_names.name_commitment(rand, name))
+
+    return connect_ops(
+        view,
+        block_hash=block_hash,
+        height=height,
+        ops=extract_name_ops(block, network),
+        expiration_depth=depth,
+        commitment_of=commit,
+    )
+
+
+def disconnect_block(view: StateView, block_hash: BlockHash, undo: Undo) -> NameDelta:
+    """Disconnect the tip block ``block_hash`` using its undo record.
+
+    Raises:
+        ChainError: ``chain.bad-undo`` when the undo belongs to another block.
+    """
+    del view  # the undo carries everything; the view is part of the contract for symmetry
+    if undo.block_hash != block_hash:
+        raise ChainError(ErrorCode.CHAIN_BAD_UNDO, "undo record belongs to another block", height=undo.height)
+    return disconnect_ops(undo)
+
+
+# --- state root ------------------------------------------------------------------
+
+
+def compute_state_root(prev_root: bytes, delta: NameDelta) -> bytes:
+    """Chain the state root over one connected block.
+
+    ``root_h = SHA-256(tag || root_{h-1} || block_hash || height || SHA-256(ops))`` where
+    ``ops`` is the concatenation of ``encode_record`` of every applied name operation and of
+    every new name_new entry, in block order. Two indexes that followed the same active
+    chain have the same root, whatever reorgs each saw on the way (disconnecting a block
+    restores the root stored for its parent).
+
+    Args:
+        prev_root: the parent block's root (``GENESIS_STATE_ROOT`` before the first block).
+        delta: a connect delta.
+
+    Returns:
+        32 bytes.
+    """
+    h = hashlib.sha256()
+    for rec in delta.ops_added:
+        h.update(encode_record(rec))
+    for entry in delta.news_added:
+        h.update(b"N" + entry.commitment + entry.txid + struct.pack("<II", entry.vout, entry.height))
+    return hashlib.sha256(
+        _ROOT_TAG + prev_root + delta.block_hash + struct.pack("<I", delta.height) + h.digest()
+    ).digest()
+
+
+# --- compact encodings (undo rows) ---------------------------------------------------
+#
+# record := u16 len(name) | name | u16 len(value) | value | txid[32] | u32 vout | u32 height
+#           | block_hash[32] | u32 tx_index | u8 op | u8 has_addr | [u8 len(addr) | addr ascii]
+#           | u32 expires_at_height | u32 epoch             (all integers little-endian)
+# undo   := b"U1" | block_hash[32] | u32 height
+#           | u32 n_prior  | n * (u16 len(name) | name | u8 present | [record])
+#           | u32 n_ops    | n * (u16 len(name) | name | u32 tx_index)
+#           | u32 n_added  | n * newentry
+#           | u32 n_spent  | n * newentry
+# newentry := u8 len(commitment) | commitment | txid[32] | u32 vout | u32 height
+
+
+def encode_record(rec: NameRecord) -> bytes:
+    """Encode a ``NameRecord`` in the compact layout above."""
+    addr = rec.address.encode("ascii") if rec.address is not None else None
+    parts = [
+        struct.pack("<H", len(rec.name)),
+        rec.name,
+        struct.pack("<H", len(rec.value)),
+        rec.value,
+        rec.txid,
+        struct.pack("<II", rec.vout, rec.height),
+        rec.block_hash,
+        struct.pack("<IB", rec.tx_index, _OP_CODES[rec.op]),
+    ]
+    if addr is None:
+        parts.append(b"\x00")
+    else:
+        parts.append(struct.pack("<BB", 1, len(addr)) + addr)
+    parts.append(struct.pack("<II", rec.expires_at_height, rec.epoch))
+    return b"".join(parts)
+
+
+class _Reader:
+    __slots__ = ("buf", "pos")
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.buf):
+            raise ParseError(ErrorCode.WIRE_TRUNCATED, f"needs {n} bytes at offset {self.pos}", offset=self.pos)
+        out = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def u16(self) -> int:
+        return int(struct.unpack("<H", self.take(2))[0])
+
+    def u32(self) -> int:
+        return int(struct.unpack("<I", self.take(4))[0])
+
+
+def _read_record(r: _Reader) -> NameRecord:
+    name = r.take(r.u16())
+    value = r.take(r.u16())
+    txid = Txid(r.take(32))
+    vout = r.u32()
+    height = r.u32()
+    block_hash = BlockHash(r.take(32))
+    tx_index = r.u32()
+    code = r.u8()
+    if code not in _OP_NAMES:
+        raise ParseError(ErrorCode.WIRE_BAD_TX, f"bad op code {code}", offset=r.pos)
+    address: str | None = None
+    if r.u8():
+        try:
+            address = r.take(r.u8()).decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise ParseError(ErrorCode.WIRE_BAD_TX, "address is not ASCII", offset=r.pos) from exc
+    expires = r.u32()
+    epoch = r.u32()
+    return NameRecord(
+        name=name,
+        value=value,
+        txid=txid,
+        vout=vout,
+        height=height,
+        block_hash=block_hash,
+        tx_index=tx_index,
+        op=_OP_NAMES[code],
+        address=address,
+        expires_at_height=expires,
+        epoch=epoch,
+    )
+
+
+def decode_record(buf: bytes) -> NameRecord:
+    """Decode ``encode_record`` output.
+
+    Raises:
+        ParseError: truncated or trailing bytes.
+    """
+    r = _Reader(buf)
+    rec = _read_record(r)
+    if r.pos != len(buf):
+        raise ParseError(ErrorCode.WIRE_TRAILING, "trailing bytes after record", offset=r.pos)
+    return rec
+
+
+def _encode_new(e: NameNewEntry) -> bytes:
+    return struct.pack("<B", len(e.commitment)) + e.commitment + e.txid + struct.pack("<II", e.vout, e.height)
+
+
+def _read_new(r: _Reader) -> NameNewEntry:
+    commitment = r.take(r.u8())
+    txid = Txid(r.take(32))
+    vout = r.u32()
+    height = r.u32()
+    return NameNewEntry(commitment=commitment, txid=txid, vout=vout, height=height)
+
+
+def encode_undo(undo: Undo) -> bytes:
+    """Encode an ``Undo`` in the compact layout above."""
+    parts = [b"U1", undo.block_hash, struct.pack("<I", undo.height), struct.pack("<I", len(undo.prior))]
+    for name, rec in undo.prior:
+        parts.append(struct.pack("<H", len(name)) + name)
+        parts.append(b"\x00" if rec is None else b"\x01" + encode_record(rec))
+    parts.append(struct.pack("<I", len(undo.ops)))
+    for key in undo.ops:
+        parts.append(struct.pack("<H", len(key.name)) + key.name + struct.pack("<I", key.tx_index))
+    for entries in (undo.news_added, undo.news_spent):
+        parts.append(struct.pack("<I", len(entries)))
+        parts.extend(_encode_new(e) for e in entries)
+    return b"".join(parts)
+
+
+def decode_undo(buf: bytes) -> Undo:
+    """Decode ``encode_undo`` output.
+
+    Raises:
+        ParseError: bad magic, truncated or trailing bytes.
+    """
+    r = _Reader(buf)
+    if r.take(2) != b"U1":
+        raise ParseError(ErrorCode.WIRE_BAD_TX, "bad undo magic", offset=0)
+    block_hash = BlockHash(r.take(32))
+    height = r.u32()
+    prior: list[tuple[bytes, NameRecord | None]] = []
+    for _ in range(r.u32()):
+        name = r.take(r.u16())
+        prior.append((name, _read_record(r) if r.u8() else None))
+    ops = []
+    for _ in range(r.u32()):
+        name = r.take(r.u16())
+        ops.append(OpKey(name=name, height=height, tx_index=r.u32()))
+    added = tuple(_read_new(r) for _ in range(r.u32()))
+    spent = tuple(_read_new(r) for _ in range(r.u32()))
+    if r.pos != len(buf):
+        raise ParseError(ErrorCode.WIRE_TRAILING, "trailing bytes after undo", offset=r.pos)
+    return Undo(
+        block_hash=block_hash,
+        height=height,
+        prior=tuple(prior),
+        ops=tuple(ops),
+        news_added=added,
+        news_spent=spent,
+    )
+
+
+def state_digest_of(records: Mapping[bytes, NameRecord]) -> bytes:
+    """SHA-256 over every current record in name byte order (full recomputation)."""
+    h = hashlib.sha256()
+    for name in sorted(records):
+        h.update(encode_record(records[name]))
+    return h.digest()
