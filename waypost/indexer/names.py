@@ -1,0 +1,401 @@
+"""Namecoin name scripts (core layer, pure): decode/encode name operations, addresses, limits.
+
+Decoding follows namecoin-core ``src/script/names.cpp`` ``CNameScript`` byte for byte; no I/O.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import StrEnum
+
+from waypost.indexer.params import Network, params_for
+from waypost.indexer.wire import Tx, hash160, sha256d
+from waypost.registry.errors import ErrorCode, ParseError, ValidationError
+from waypost.registry.model import Hash160
+
+__all__ = [
+    "NameOpKind",
+    "NameOp",
+    "NAMECOIN_TX_VERSION",
+    "MAX_NAME_LENGTH",
+    "MAX_VALUE_LENGTH",
+    "MAX_VALUE_LENGTH_UI",
+    "MAX_RAND_LENGTH",
+    "MIN_FIRSTUPDATE_DEPTH",
+    "NAME_LOCKED_AMOUNT_SAT",
+    "OP_NAME_NEW",
+    "OP_NAME_FIRSTUPDATE",
+    "OP_NAME_UPDATE",
+    "parse_name_script",
+    "encode_name_script",
+    "encode_push",
+    "name_commitment",
+    "find_name_output",
+    "validate_name_op",
+    "script_address",
+]
+
+# namecoin-core primitives/transaction.h: NAMECOIN_TX_VERSION
+NAMECOIN_TX_VERSION = 0x7100
+# namecoin-core names/common.h / consensus: MAX_NAME_LENGTH, MAX_VALUE_LENGTH
+MAX_NAME_LENGTH = 255
+MAX_VALUE_LENGTH = 1023
+# namecoin-core wallet RPCs: MAX_VALUE_LENGTH_UI
+MAX_VALUE_LENGTH_UI = 520
+# namecoin-core names/main.cpp: "firstupdate rand too large" (20 bytes)
+MAX_RAND_LENGTH = 20
+# namecoin-core names/main.cpp: MIN_FIRSTUPDATE_DEPTH
+MIN_FIRSTUPDATE_DEPTH = 12
+# namecoin-core: the wallet locks COIN / 100 in every name output ("greedy name" minimum)
+NAME_LOCKED_AMOUNT_SAT = 1_000_000
+
+# namecoin-core script/script.h: OP_NAME_* alias OP_1..OP_3
+OP_NAME_NEW = 0x51
+OP_NAME_FIRSTUPDATE = 0x52
+OP_NAME_UPDATE = 0x53
+_OP_PUSHDATA1 = 0x4C
+_OP_PUSHDATA2 = 0x4D
+_OP_PUSHDATA4 = 0x4E
+_OP_DROP = 0x75
+_OP_2DROP = 0x6D
+_OP_NOP = 0x61
+_DROPS = (_OP_DROP, _OP_2DROP, _OP_NOP)
+_INVALID_OP = 0xFF
+_ARG_COUNT = {OP_NAME_NEW: 1, OP_NAME_FIRSTUPDATE: 3, OP_NAME_UPDATE: 2}
+
+
+class NameOpKind(StrEnum):
+    """The three name operations (``op`` of namecoind's ``nameOp`` JSON)."""
+
+    NEW = "name_new"
+    FIRSTUPDATE = "name_firstupdate"
+    UPDATE = "name_update"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NameOp:
+    """A decoded name operation; ``address_script`` is the script after the name prefix.
+
+    ``name_new`` carries only ``commitment``; ``name_firstupdate`` has ``name``, ``value``
+    and ``rand``; ``name_update`` has ``name`` and ``value``.
+    """
+
+    kind: NameOpKind
+    name: bytes | None
+    value: bytes | None
+    rand: bytes | None
+    commitment: Hash160 | None
+    address_script: bytes
+
+
+def _get_op(script: bytes, pc: int) -> tuple[bool, int, bytes, int]:
+    """bitcoin script.cpp ``GetScriptOp``: (ok, opcode, push data, new pc).
+
+    On failure ``pc`` is left where the C++ leaves it (partially advanced), because
+    ``CNameScript`` later backs up one byte from it.
+    """
+    end = len(script)
+    if pc >= end:
+        return False, _INVALID_OP, b"", pc
+    opcode = script[pc]
+    pc += 1
+    if opcode > _OP_PUSHDATA4:
+        return True, opcode, b"", pc
+    if opcode < _OP_PUSHDATA1:
+        size = opcode
+    elif opcode == _OP_PUSHDATA1:
+        if end - pc < 1:
+            return False, _INVALID_OP, b"", pc
+        size = script[pc]
+        pc += 1
+    elif opcode == _OP_PUSHDATA2:
+        if end - pc < 2:
+            return False, _INVALID_OP, b"", pc
+        size = struct.unpack_from("<H", script, pc)[0]
+        pc += 2
+    else:
+        if end - pc < 4:
+            return False, _INVALID_OP, b"", pc
+        size = struct.unpack_from("<I", script, pc)[0]
+        pc += 4
+    if end - pc < size:
+        return False, _INVALID_OP, b"", pc
+    return True, opcode, script[pc : pc + size], pc + size
+
+
+def parse_name_script(script: bytes) -> NameOp | None:
+    """Decode a scriptPubKey as namecoin-core ``CNameScript`` does.
+
+    The first opcode must be OP_NAME_NEW/FIRSTUPDATE/UPDATE (0x51/0x52/0x53); then pushes
+    (OP_0, direct 1-75, PUSHDATA1/2/4; OP_1NEGATE and OP_1..OP_16 are *not* pushes here)
+    up to the first OP_DROP/OP_2DROP/OP_NOP; then any run of those; the rest is the
+    address script. The argument count must be 1/3/2. Like namecoin-core, the address
+    starts one byte before the end of the first opcode after the drops (which for a
+    single-byte opcode is that opcode).
+
+    Args:
+        script: the full scriptPubKey.
+
+    Returns:
+        The operation, or None when the script is not a name script (namecoind treats
+        it as an ordinary output).
+
+    Raises:
+        ParseError: ``name.bad-script`` when it starts with OP_NAME_* but an argument
+            push runs past the end of the script.
+    """
+    if not script:
+        return None
+    name_op = script[0]
+    kind_count = _ARG_COUNT.get(name_op)
+    if kind_count is None:
+        return None
+    pc = 1
+    args: list[bytes] = []
+    while True:
+        start = pc
+        ok, opcode, data, pc = _get_op(script, pc)
+        if not ok:
+            if start < len(script):
+                raise ParseError(
+                    ErrorCode.NAME_BAD_SCRIPT,
+                    "name script push runs past the end of the script",
+                    offset=start,
+                )
+            return None
+        if opcode in _DROPS:
+            break
+        if opcode > _OP_PUSHDATA4:
+            return None
+        args.append(data)
+    while opcode in _DROPS:
+        ok, opcode, _, pc = _get_op(script, pc)
+        if not ok:
+            break
+    pc -= 1
+    if len(args) != kind_count:
+        return None
+    address = script[pc:]
+    if name_op == OP_NAME_NEW:
+        return NameOp(
+            kind=NameOpKind.NEW,
+            name=None,
+            value=None,
+            rand=None,
+            commitment=Hash160(args[0]),
+            address_script=address,
+        )
+    if name_op == OP_NAME_FIRSTUPDATE:
+        return NameOp(
+            kind=NameOpKind.FIRSTUPDATE,
+            name=args[0],
+            value=args[2],
+            rand=args[1],
+            commitment=None,
+            address_script=address,
+        )
+    return NameOp(
+        kind=NameOpKind.UPDATE,
+        name=args[0],
+        value=args[1],
+        rand=None,
+        commitment=None,
+        address_script=address,
+    )
+
+
+def encode_push(data: bytes) -> bytes:
+    """bitcoin ``CScript << valtype``: direct push below 76 bytes (OP_0 when empty), then
+    PUSHDATA1/2/4. One-byte values are never turned into OP_1..OP_16."""
+    n = len(data)
+    if n < _OP_PUSHDATA1:
+        return bytes((n,)) + data
+    if n <= 0xFF:
+        return bytes((_OP_PUSHDATA1, n)) + data
+    if n <= 0xFFFF:
+        return bytes((_OP_PUSHDATA2,)) + struct.pack("<H", n) + data
+    return bytes((_OP_PUSHDATA4,)) + struct.pack("<I", n) + data
+
+
+def encode_name_script(op: NameOp) -> bytes:
+    """Build the scriptPubKey as namecoin-core ``CNameScript::build*`` does.
+
+    Raises:
+        ValidationError: ``name.bad-script`` when a field the kind needs is missing.
+    """
+    if op.kind == NameOpKind.NEW:
+        if op.commitment is None:
+            raise ValidationError(ErrorCode.NAME_BAD_SCRIPT, "name_new needs a commitment")
+        prefix = bytes((OP_NAME_NEW,)) + encode_push(op.commitment) + bytes((_OP_2DROP,))
+    elif op.kind == NameOpKind.FIRSTUPDATE:
+        if op.name is None or op.value is None or op.rand is None:
+            raise ValidationError(ErrorCode.NAME_BAD_SCRIPT, "name_firstupdate needs name, rand and value")
+        prefix = b"".join(
+            (
+                bytes((OP_NAME_FIRSTUPDATE,)),
+                encode_push(op.name),
+                encode_push(op.rand),
+                encode_push(op.value),
+                bytes((_OP_2DROP, _OP_2DROP)),
+            )
+        )
+    else:
+        if op.name is None or op.value is None:
+            raise ValidationError(ErrorCode.NAME_BAD_SCRIPT, "name_update needs name and value")
+        prefix = b"".join(
+            (
+                bytes((OP_NAME_UPDATE,)),
+                encode_push(op.name),
+                encode_push(op.value),
+                bytes((_OP_2DROP, _OP_DROP)),
+            )
+        )
+    return prefix + op.address_script
+
+
+def name_commitment(rand: bytes, name: bytes) -> Hash160:
+    """The name_new commitment: hash160(rand || name) (namecoin-core ``buildNameNew``)."""
+    return Hash160(hash160(rand + name))
+
+
+def find_name_output(tx: Tx) -> tuple[int, NameOp] | None:
+    """The name output of a Namecoin transaction, as namecoind finds it.
+
+    Only transactions with version 0x7100 carry name operations (namecoin-core
+    ``CheckNameTransaction``). An output whose name-script pushes are broken is an ordinary
+    output for namecoind (``CNameScript`` just fails), so it is skipped here too.
+
+    Returns:
+        ``(vout, op)`` or None.
+
+    Raises:
+        ValidationError: ``name.bad-script`` when the transaction has more than one name
+            output ("tx-multiple-name-outputs").
+    """
+    if tx.version != NAMECOIN_TX_VERSION:
+        return None
+    found: tuple[int, NameOp] | None = None
+    for vout, out in enumerate(tx.outputs):
+        script = out.script
+        if not script or script[0] not in _ARG_COUNT:
+            continue
+        try:
+            op = parse_name_script(script)
+        except ParseError:
+            continue
+        if op is None:
+            continue
+        if found is not None:
+            raise ValidationError(
+                ErrorCode.NAME_BAD_SCRIPT,
+                "transaction has multiple name outputs",
+                txid=tx.txid[::-1].hex(),
+            )
+        found = (vout, op)
+    return found
+
+
+def validate_name_op(op: NameOp) -> None:
+    """Consensus size rules of namecoin-core ``CheckNameTransaction`` on the op alone.
+
+    Raises:
+        ValidationError: ``name.too-long`` (> 255 bytes), ``name.value-too-long``
+            (> 1023 bytes), ``name.bad-rand`` (rand > 20 bytes), ``name.bad-commitment``
+            (name_new hash not 20 bytes).
+    """
+    if op.kind == NameOpKind.NEW:
+        if op.commitment is None or len(op.commitment) != 20:
+            raise ValidationError(ErrorCode.NAME_BAD_COMMITMENT, "name_new hash must be 20 bytes")
+        return
+    if op.name is not None and len(op.name) > MAX_NAME_LENGTH:
+        raise ValidationError(ErrorCode.NAME_TOO_LONG, "name too long", got=len(op.name))
+    if op.value is not None and len(op.value) > MAX_VALUE_LENGTH:
+        raise ValidationError(ErrorCode.VALUE_TOO_LONG, "value too long", got=len(op.value))
+    if op.rand is not None and len(op.rand) > MAX_RAND_LENGTH:
+        raise ValidationError(ErrorCode.NAME_BAD_RAND, "rand too large", got=len(op.rand))
+
+
+# ---------------------------------------------------------------------------------------
+# addresses (bitcoin key_io.cpp EncodeDestination; standard.cpp Solver)
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32M_CONST = 0x2BC830A3
+
+
+def _base58check(payload: bytes) -> str:
+    data = payload + _sha256d4(payload)
+    n = int.from_bytes(data, "big")
+    out = []
+    while n:
+        n, r = divmod(n, 58)
+        out.append(_B58[r])
+    pad = len(data) - len(data.lstrip(b"\x00"))
+    return "1" * pad + "".join(reversed(out))
+
+
+def _sha256d4(data: bytes) -> bytes:
+    return sha256d(data)[:4]
+
+
+def _bech32_polymod(values: list[int]) -> int:
+    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    chk = 1
+    for v in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ v
+        for i in range(5):
+            if (top >> i) & 1:
+                chk ^= gen[i]
+    return chk
+
+
+def _segwit_address(hrp: str, version: int, program: bytes) -> str:
+    # BIP173 / BIP350: 5-bit regrouping, bech32 for v0, bech32m for v1+
+    acc = 0
+    bits = 0
+    data = [version]
+    for b in program:
+        acc = (acc << 8) | b
+        bits += 8
+        while bits >= 5:
+            bits -= 5
+            data.append((acc >> bits) & 31)
+    if bits:
+        data.append((acc << (5 - bits)) & 31)
+    const = 1 if version == 0 else _BECH32M_CONST
+    hrp_exp = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    mod = _bech32_polymod(hrp_exp + data + [0] * 6) ^ const
+    checksum = [(mod >> 5 * (5 - i)) & 31 for i in range(6)]
+    return hrp + "1" + "".join(_BECH32[d] for d in data + checksum)
+
+
+def script_address(script: bytes, network: Network) -> str | None:
+    """The address namecoind shows for an (address part of an) output script.
+
+    P2PKH and P2SH as base58check with the network's prefixes; witness programs
+    (v0 20/32 bytes as bech32, v1..v16 2-40 bytes as bech32m) with its HRP. A name
+    script is first stripped of its name prefix. Bare keys, multisig and anything
+    nonstandard have no address (None).
+    """
+    try:
+        op = parse_name_script(script)
+    except ParseError:
+        op = None
+    if op is not None:
+        script = op.address_script
+    p = params_for(network)
+    n = len(script)
+    if n == 25 and script[:3] == b"\x76\xa9\x14" and script[23:] == b"\x88\xac":
+        return _base58check(bytes((p.pubkey_prefix,)) + script[3:23])
+    if n == 23 and script[:2] == b"\xa9\x14" and script[22] == 0x87:
+        return _base58check(bytes((p.script_prefix,)) + script[2:22])
+    # bitcoin script.cpp IsWitnessProgram: version opcode then one direct push of 2-40 bytes
+    if 4 <= n <= 42 and (script[0] == 0 or 0x51 <= script[0] <= 0x60) and script[1] + 2 == n:
+        version = 0 if script[0] == 0 else script[0] - 0x50
+        program = script[2:]
+        if version == 0 and len(program) not in (20, 32):
+            return None
+        return _segwit_address(p.bech32_hrp, version, program)
+    return None
