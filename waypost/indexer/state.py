@@ -11,7 +11,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from waypost.indexer.names import find_name_output, name_commitment, script_address
+from waypost.indexer.params import Network, name_expiration_depth
 from waypost.indexer.view import NameRecord
+from waypost.indexer.wire import Block
 from waypost.registry.errors import ChainError, ErrorCode, ParseError
 from waypost.registry.model import BlockHash, Txid
 
@@ -43,6 +46,7 @@ __all__ = [
     "encode_undo",
     "decode_undo",
     "apply_delta_to_dicts",
+    "state_digest_of",
 ]
 
 OP_NEW = "name_new"
@@ -334,7 +338,7 @@ def disconnect_ops(undo: Undo) -> NameDelta:
     )
 
 
-def extract_name_ops(block: _BlockLike, network: str) -> tuple[TxNameOp, ...]:
+def extract_name_ops(block: Block, network: str) -> tuple[TxNameOp, ...]:
     """The name operations of ``block`` in transaction order (parses each output script).
 
     Args:
@@ -344,114 +348,76 @@ def extract_name_ops(block: _BlockLike, network: str) -> tuple[TxNameOp, ...]:
     Returns:
         One ``TxNameOp`` per Namecoin transaction that carries a name output.
     """
-    from waypost.indexer import names as _names  # core module; imported late to keep state testable alone
-
     out: list[TxNameOp] = []
     for tx_index, tx in enumerate(block.txs):
-        found = _names.find_name_output(tx)
+        found = find_name_output(tx)
         if found is None:
             continue
         vout, op = found
-        kind = _kind_text(op.kind)
-        spent = tuple(Outpoint(txid=Txid(i.prevout.txid), vout=i.prevout.vout) for i in tx.inputs)
+        kind = str(op.kind)  # NameOpKind values are the op names
+        spent = tuple(Outpoint(txid=i.prevout.txid, vout=i.prevout.vout) for i in tx.inputs)
         out.append(
             TxNameOp(
                 tx_index=tx_index,
-                txid=Txid(tx.txid),
+                txid=tx.txid,
                 vout=vout,
                 kind=kind,
                 name=bytes(op.name or b""),
                 value=bytes(op.value or b""),
                 rand=bytes(op.rand or b""),
                 commitment=bytes(op.commitment or b""),
-                address=_names.script_address(op.address_script, _network_value(network)),
+                address=script_address(op.address_script, Network(network)),
                 spent=spent,
             )
         )
     return tuple(out)
 
 
-def _kind_text(kind: object) -> str:
-    text = str(getattr(kind, "value", kind)).lower()
-    for name in (OP_FIRSTUPDATE, OP_UPDATE, OP_NEW):
-        if text == name or text == name.removeprefix("name_") or str(getattr(kind, "name", "")).lower() in (
-            name,
-            name.removeprefix("name_"),
-        ):
-            return name
-    raise _bad(f"unknown name op kind {kind!r}")
-
-
-def _network_value(network: str) -> object:
-    from waypost.indexer import params as _params
-
-    net_cls = _params.Network
-    try:
-        return net_cls(network)
-    except ValueError:
-        return net_cls[network.upper()]
-
-
-class _PrevoutLike(Protocol):
-    @property
-    def txid(self) -> bytes: ...
-    @property
-    def vout(self) -> int: ...
-
-
-class _TxInLike(Protocol):
-    @property
-    def prevout(self) -> _PrevoutLike: ...
-
-
-class _TxLike(Protocol):
-    @property
-    def txid(self) -> bytes: ...
-    @property
-    def inputs(self) -> tuple[_TxInLike, ...]: ...
-
-
-class _BlockLike(Protocol):
-    @property
-    def txs(self) -> tuple[_TxLike, ...]: ...
-
-
-def connect_block(
-    view: StateView, block: _BlockLike, block_hash: BlockHash, height: int, network: str
-) -> tuple[NameDelta, Undo]:
+def connect_block(view: StateView, block: Block, height: int, network: str) -> tuple[NameDelta, Undo]:
     """Connect a parsed block at ``height`` on top of ``view`` (extract ops + ``connect_ops``).
+
+    Args:
+        view: the state at the block's parent.
+        block: the parsed block (``wire.parse_block``).
+        height: its height.
+        network: "mainnet" | "testnet" | "regtest".
+
+    Returns:
+        The delta to write and the undo to keep.
 
     Raises:
         ChainError: ``chain.bad-name-op`` (see ``connect_ops``).
     """
-    from waypost.indexer import names as _names
-    from waypost.indexer import params as _params
-
-    net = _network_value(network)
+    net = Network(network)
 
     def depth(h: int) -> int:
-        return int(_params.name_expiration_depth(net, h))  # type: ignore[arg-type]
-
-    def commit(rand: bytes, name: bytes) -> bytes:
-        return bytes(_names.name_commitment(rand, name))
+        return name_expiration_depth(net, h)
 
     return connect_ops(
         view,
-        block_hash=block_hash,
+        block_hash=block.hash,
         height=height,
         ops=extract_name_ops(block, network),
         expiration_depth=depth,
-        commitment_of=commit,
+        commitment_of=name_commitment,
     )
 
 
 def disconnect_block(view: StateView, block_hash: BlockHash, undo: Undo) -> NameDelta:
     """Disconnect the tip block ``block_hash`` using its undo record.
 
+    Args:
+        view: the state at the block (unused: the undo carries the prior state).
+        block_hash: the hash of the block being disconnected.
+        undo: its undo record.
+
+    Returns:
+        The delta restoring the parent's state.
+
     Raises:
         ChainError: ``chain.bad-undo`` when the undo belongs to another block.
     """
-    del view  # the undo carries everything; the view is part of the contract for symmetry
+    del view
     if undo.block_hash != block_hash:
         raise ChainError(ErrorCode.CHAIN_BAD_UNDO, "undo record belongs to another block", height=undo.height)
     return disconnect_ops(undo)
