@@ -1,0 +1,225 @@
+"""Flask app factory of the HTTP API (shell): wires the reader, errors, CORS, freshness and blueprints.
+
+Other parts register their endpoints through ``extra_blueprints`` and reach the store, the
+network and the freshness check through ``current_app.config["WAYPOST"]`` (an ``ApiContext``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+
+from waypost.api.errors import register_error_handler
+from waypost.api.freshness import Freshness, FreshnessThresholds, assess_freshness, default_thresholds
+from waypost.api.openapi import build_spec
+from waypost.indexer.view import IndexStatus, NameReader
+from waypost.registry.errors import ErrorCode, ParseError, WaypostError
+
+__all__ = ["ApiConfig", "ApiContext", "create_app", "current_context", "REQUIRE_FRESH_HEADER"]
+
+REQUIRE_FRESH_HEADER = "Waypost-Require-Fresh"
+_ACCESS_LOG = logging.getLogger("waypost.api.access")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiConfig:
+    """Operator settings of the API.
+
+    Attributes:
+        access_log: log one line per request (method, path, status). Off by default:
+            the path of a lookup says who asked for whom, which is private.
+        thresholds: when answers count as stale; ``None`` takes ``default_thresholds(network)``.
+        retry_after_s: ``Retry-After`` on 503 answers.
+        cors_allow_origin: ``Access-Control-Allow-Origin`` of GET answers (``None``: no CORS).
+        db_path: the index database, for blueprints that open their own tables.
+    """
+
+    access_log: bool = False
+    thresholds: FreshnessThresholds | None = None
+    retry_after_s: int = 30
+    cors_allow_origin: str | None = "*"
+    db_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiContext:
+    """What every blueprint can use, as ``current_app.config["WAYPOST"]``.
+
+    ``reader()`` returns this thread's ``NameReader`` (SQLite connections are not shared
+    across threads); ``freshness()`` assesses the index once per request and enforces a
+    client's demand for fresh data (``?max_age=`` or ``Waypost-Require-Fresh: 1``).
+    """
+
+    network: str
+    config: ApiConfig
+    thresholds: FreshnessThresholds
+    now: Callable[[], float]
+    reader_factory: Callable[[], NameReader]
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    def reader(self) -> NameReader:
+        """This thread's reader, opened on first use (reopened after a fork)."""
+        local = self._local
+        pid = os.getpid()
+        if getattr(local, "pid", None) != pid:
+            local.reader = self.reader_factory()
+            local.pid = pid
+        reader: NameReader = local.reader
+        return reader
+
+    def status(self) -> IndexStatus:
+        """The index status, read once per request."""
+        cached = g.get("waypost_status")
+        if isinstance(cached, IndexStatus):
+            return cached
+        status = self.reader().fetch_status()
+        g.waypost_status = status
+        return status
+
+    def freshness(self, *, enforce: bool = True) -> Freshness:
+        """How fresh this request's answer is; raises when the client refuses stale data.
+
+        Args:
+            enforce: apply ``?max_age=`` / ``Waypost-Require-Fresh`` (``/v1/status`` does not).
+
+        Returns:
+            The ``Freshness`` (also sent as ``Waypost-*`` headers).
+
+        Raises:
+            ParseError: ``api.bad-param`` for a bad ``max_age``.
+            WaypostError: ``index.stale`` (503) when the client required fresh data.
+        """
+        fresh = g.get("waypost_freshness")
+        if not isinstance(fresh, Freshness):
+            fresh = assess_freshness(self.status(), self.now(), self.network, self.thresholds)
+            g.waypost_freshness = fresh
+        if enforce:
+            _enforce_fresh(fresh)
+        return fresh
+
+
+def current_context() -> ApiContext:
+    """The ``ApiContext`` of the running app (inside a request)."""
+    ctx = current_app.config["WAYPOST"]
+    if not isinstance(ctx, ApiContext):  # pragma: no cover - misconfiguration
+        raise TypeError("app.config['WAYPOST'] is not an ApiContext")
+    return ctx
+
+
+def _parse_max_age() -> int | None:
+    raw = request.args.get("max_age")
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise ParseError(ErrorCode.API_BAD_PARAM, "max_age must be a non-negative integer (seconds)", param="max_age")
+    return int(raw)
+
+
+def _enforce_fresh(fresh: Freshness) -> None:
+    max_age = _parse_max_age()
+    header = request.headers.get(REQUIRE_FRESH_HEADER)
+    required = header is not None and header.strip() not in ("", "0")
+    if not required and max_age is None:
+        return
+    if fresh.stale:
+        reason = fresh.reasons[0] if fresh.reasons else "stale"
+        raise WaypostError(ErrorCode.INDEX_STALE, f"the index is stale ({reason}) and fresh data was required", reason=str(reason))
+    # max_age: the index must have seen the node's tip at most max_age seconds ago.
+    if max_age is not None and (fresh.check_age_s is None or fresh.check_age_s > max_age):
+        raise WaypostError(
+            ErrorCode.INDEX_STALE,
+            f"the index last checked the node {fresh.check_age_s} s ago, more than max_age={max_age}",
+            reason="max-age",
+            check_age_s=fresh.check_age_s,
+        )
+
+
+def _blueprint_openapi(bp: Blueprint) -> tuple[Mapping[str, object], Mapping[str, object]]:
+    module = sys.modules.get(bp.import_name)
+    paths = getattr(module, "OPENAPI_PATHS", {}) if module is not None else {}
+    schemas = getattr(module, "OPENAPI_SCHEMAS", {}) if module is not None else {}
+    return paths, schemas
+
+
+def create_app(
+    *,
+    reader_factory: Callable[[], NameReader],
+    network: str,
+    now: Callable[[], float] = time.time,
+    extra_blueprints: Sequence[Blueprint] = (),
+    config: ApiConfig | None = None,
+) -> Flask:
+    """Build the API app.
+
+    Args:
+        reader_factory: opens a ``NameReader``; called once per thread (and after a fork).
+        network: the index's network ("mainnet" | "testnet" | "regtest").
+        now: wall clock in seconds (injected for tests).
+        extra_blueprints: other parts' endpoints (tlog, notify, resolve...). A blueprint's
+            module may define ``OPENAPI_PATHS`` (and ``OPENAPI_SCHEMAS``) to appear in
+            ``/v1/openapi.json``.
+        config: operator settings; defaults to ``ApiConfig()``.
+
+    Returns:
+        The Flask app.
+    """
+    from waypost.api.names import blueprint as names_blueprint
+    from waypost.api.status import blueprint as status_blueprint
+
+    cfg = config or ApiConfig()
+    ctx = ApiContext(
+        network=network,
+        config=cfg,
+        thresholds=cfg.thresholds or default_thresholds(network),
+        now=now,
+        reader_factory=reader_factory,
+    )
+    app = Flask("waypost.api")
+    # Names are bytes: "d//x" and "d/x" differ, so never merge slashes (werkzeug would redirect).
+    app.url_map.merge_slashes = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented field order
+    app.config["WAYPOST"] = ctx
+    register_error_handler(app, retry_after_s=cfg.retry_after_s)
+
+    extra_paths: dict[str, object] = {}
+    extra_schemas: dict[str, object] = {}
+    for bp in (status_blueprint, names_blueprint, *extra_blueprints):
+        app.register_blueprint(bp)
+        if bp not in (status_blueprint, names_blueprint):
+            paths, schemas = _blueprint_openapi(bp)
+            extra_paths.update(paths)
+            extra_schemas.update(schemas)
+    spec = build_spec(extra_paths=extra_paths, extra_schemas=extra_schemas)
+
+    @app.get("/v1/openapi.json")
+    def openapi_json() -> Response:
+        return jsonify(spec)
+
+    @app.after_request
+    def _after(resp: Response) -> Response:
+        if cfg.cors_allow_origin is not None and request.method in ("GET", "HEAD", "OPTIONS"):
+            resp.headers["Access-Control-Allow-Origin"] = cfg.cors_allow_origin
+            resp.headers["Access-Control-Expose-Headers"] = "Retry-After, Waypost-Tip-Height, Waypost-Tip-Hash, Waypost-Stale"
+            if request.method == "OPTIONS":
+                resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+                resp.headers["Access-Control-Allow-Headers"] = REQUIRE_FRESH_HEADER
+                resp.headers["Access-Control-Max-Age"] = "86400"
+        fresh = g.get("waypost_freshness")
+        if isinstance(fresh, Freshness):
+            resp.headers["Waypost-Tip-Height"] = str(fresh.tip_height)
+            if fresh.tip_hash_hex is not None:
+                resp.headers["Waypost-Tip-Hash"] = fresh.tip_hash_hex
+            resp.headers["Waypost-Stale"] = "1" if fresh.stale else "0"
+        if cfg.access_log:
+            # Opt-in only (ApiConfig.access_log): the path names who was looked up.
+            _ACCESS_LOG.info("%s %s %s", request.method, request.full_path.rstrip("?"), resp.status_code)
+        return resp
+
+    return app

@@ -1,0 +1,157 @@
+"""``waypost serve`` (shell): serve the HTTP API from an index database under gunicorn (or Werkzeug with ``--dev``).
+
+Lookups are not logged unless ``--access-log`` is given: the path says who looked up whom.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from flask import Blueprint, Flask
+
+from waypost.api.app import ApiConfig, create_app
+from waypost.indexer.view import NameReader
+from waypost.registry.errors import ErrorCode, StoreError, WaypostError
+
+__all__ = ["add_arguments", "run", "build_app", "open_index_reader", "DEFAULT_PORT"]
+
+DEFAULT_PORT = 8335
+
+
+def open_index_reader(db_path: str) -> NameReader:
+    """Open the index read-only through the store (imported lazily: the API reads, never writes).
+
+    Raises:
+        StoreError: ``store.io`` when the file is missing, ``store.corrupt`` when it is not an index.
+    """
+    if not Path(db_path).is_file():
+        raise StoreError(ErrorCode.STORE_IO, f"no index database at {db_path} (run 'waypost index' first)")
+    from waypost.indexer.store import open_reader
+
+    reader: NameReader = open_reader(db_path)
+    return reader
+
+
+def _network_of(db_path: str) -> str:
+    reader = open_index_reader(db_path)
+    try:
+        network = getattr(reader, "network", None)
+        if not isinstance(network, str) or not network:
+            network = reader.fetch_status().network
+        return network
+    finally:
+        close = getattr(reader, "close", None)
+        if callable(close):
+            close()
+
+
+def _extra_blueprints(db_path: str) -> list[Blueprint]:
+    """Blueprints of other parts served beside the name API.
+
+    Integrators append here, e.g. ``waypost.tlog.http.create_blueprint(...)`` (#6) and
+    ``waypost.notify.http`` (#7); each reaches the store via ``current_app.config["WAYPOST"]``.
+    """
+    del db_path
+    return []
+
+
+def build_app(
+    db_path: str,
+    *,
+    access_log: bool = False,
+    extra_blueprints: Sequence[Blueprint] | None = None,
+    reader_factory: Callable[[], NameReader] | None = None,
+) -> Flask:
+    """The API app for an index database; reads the network from the database.
+
+    Args:
+        db_path: the SQLite index written by ``waypost index``.
+        access_log: log one line per request (off by default, for privacy).
+        extra_blueprints: other parts' blueprints; default: ``_extra_blueprints(db_path)``.
+        reader_factory: override how readers are opened (tests, benchmarks).
+
+    Returns:
+        The Flask app.
+
+    Raises:
+        StoreError: the database is missing or is not a Waypost index.
+    """
+    network = _network_of(db_path)
+    factory = reader_factory or (lambda: open_index_reader(db_path))
+    return create_app(
+        reader_factory=factory,
+        network=network,
+        extra_blueprints=_extra_blueprints(db_path) if extra_blueprints is None else extra_blueprints,
+        config=ApiConfig(access_log=access_log, db_path=db_path),
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``serve`` options to ``parser``."""
+    parser.add_argument("--db", required=True, help="index database written by 'waypost index'")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread; default 4)")
+    parser.add_argument("--dev", action="store_true", help="Werkzeug development server instead of gunicorn")
+    parser.add_argument(
+        "--access-log", action="store_true", help="log every request path (off by default: lookups are private)"
+    )
+
+
+def _bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
+def gunicorn_options(args: argparse.Namespace) -> dict[str, object]:
+    """gunicorn settings for ``args`` (no gunicorn access log: the app logs only when asked)."""
+    return {
+        "bind": [_bind(args.host, args.port)],
+        "workers": max(1, int(args.workers)),
+        "worker_class": "gthread",  # keep-alive for API clients; sync workers close every connection
+        "threads": max(1, int(args.threads)),
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "keepalive": 5,
+        "graceful_timeout": 5,
+        "proc_name": "waypost-serve",
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; returns the exit status.
+
+    Raises:
+        StoreError: the database is missing or is not an index.
+    """
+    if not 1 <= int(args.port) <= 65535:
+        raise WaypostError(ErrorCode.BAD_REQUEST, f"--port must be 1..65535, got {args.port}")
+    app = build_app(str(args.db), access_log=bool(args.access_log))
+    if args.access_log:
+        logging.getLogger("waypost.api.access").setLevel(logging.INFO)
+    else:
+        # Werkzeug logs every request line at INFO; keep lookups private.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if args.dev:
+        app.run(host=args.host, port=int(args.port), threaded=True, use_reloader=False)
+        return 0
+    _serve_gunicorn(app, gunicorn_options(args))
+    return 0
+
+
+def _serve_gunicorn(app: Flask, options: dict[str, object]) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return app
+
+    _Server().run()
