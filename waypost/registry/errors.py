@@ -117,6 +117,7 @@ class ErrorCode(StrEnum):
     PROFILE_TOO_DEEP = "profile.too-deep"
     PROFILE_BAD_FIELD = "profile.bad-field"
     PROFILE_BAD_UTF8 = "profile.bad-utf8"
+    PROFILE_DOC_MISMATCH = "profile.doc-mismatch"
 
     # --- keys, rotation, redirects (registry/keys.py) --------------------------
     KEY_BAD = "key.bad"

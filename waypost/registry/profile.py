@@ -11,12 +11,13 @@ import importlib
 import json
 import re
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import cast
 from urllib.parse import urlsplit
 
-from waypost.registry.errors import ErrorCode, ParseError, ValidationError
+from waypost.registry.errors import ErrorCode, ParseError, ValidationError, VerificationError
 from waypost.registry.model import PublicKey, Sha256
 
 __all__ = [
@@ -43,6 +44,9 @@ __all__ = [
     "signing_message",
     "redirect_message",
     "document_hash",
+    "encode_profile_document",
+    "parse_profile_document",
+    "MAX_DOCUMENT_BYTES",
     "namecoin_text",
     "contact_intersection",
     "validate_no_downgrade",
@@ -60,6 +64,9 @@ MAX_JSON_DEPTH = 16
 PROFILE_VERSION = 1
 # Waypost rule: the top-level member that holds the Waypost part.
 WAYPOST_KEY = "waypost"
+
+# Waypost rule: an off-chain profile document stays small enough to fetch and parse fast.
+MAX_DOCUMENT_BYTES = 16 * 1024
 
 _KEY_BYTES = 32
 _HASH_BYTES = 32
@@ -337,13 +344,13 @@ def _has_surrogate(text: str) -> bool:
     return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
-def _loads_strict(value: bytes) -> dict[str, object]:
-    if len(value) > MAX_VALUE_BYTES_CONSENSUS:
+def _loads_strict(value: bytes, *, limit: int) -> dict[str, object] | list[object]:
+    if len(value) > limit:
         raise ParseError(
             ErrorCode.PROFILE_TOO_LARGE,
-            f"name value is {len(value)} bytes; Namecoin allows at most {MAX_VALUE_BYTES_CONSENSUS}",
+            f"value is {len(value)} bytes; at most {limit} allowed",
             size=len(value),
-            limit=MAX_VALUE_BYTES_CONSENSUS,
+            limit=limit,
         )
     try:
         text = value.decode("utf-8")
@@ -367,7 +374,7 @@ def _loads_strict(value: bytes) -> dict[str, object]:
         raise ParseError(ErrorCode.PROFILE_BAD_JSON, f"number not allowed: {exc}") from exc
     except (ValueError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError
         raise ParseError(ErrorCode.PROFILE_BAD_JSON, f"name value is not JSON: {exc}") from exc
-    if not isinstance(obj, dict):
+    if not isinstance(obj, (dict, list)):
         raise ParseError(ErrorCode.PROFILE_BAD_JSON, "name value must be a JSON object")
     for s in _walk_strings(obj):
         if _has_surrogate(s):
@@ -605,7 +612,7 @@ def _parse_waypost(raw: object) -> dict[str, object]:
 # public API
 
 
-def parse_profile(value: bytes) -> Profile:
+def parse_profile(value: bytes, *, limit: int = MAX_VALUE_BYTES_CONSENSUS) -> Profile:
     """Parse an on-chain name value into a ``Profile``.
 
     Namecoin allows any bytes as a value; anything that is not a strict JSON object
@@ -613,6 +620,8 @@ def parse_profile(value: bytes) -> Profile:
 
     Args:
         value: the raw name value.
+        limit: size limit in bytes (Namecoin consensus by default; documents use
+            ``MAX_DOCUMENT_BYTES``).
 
     Returns:
         The typed profile; ``version`` is ``None`` when there is no ``"waypost"`` member.
@@ -623,7 +632,9 @@ def parse_profile(value: bytes) -> Profile:
             (not JSON, not an object, NaN/Infinity, lone surrogates) and
             ``PROFILE_BAD_FIELD`` (a Waypost member with the wrong type or syntax).
     """
-    obj = _loads_strict(value)
+    obj = _loads_strict(value, limit=limit)
+    if not isinstance(obj, dict):
+        raise ParseError(ErrorCode.PROFILE_BAD_JSON, "name value must be a JSON object")
     namecoin = tuple(sorted((k, _dumps(v)) for k, v in obj.items() if k != WAYPOST_KEY))
     if WAYPOST_KEY not in obj:
         return Profile(namecoin=namecoin)
@@ -699,10 +710,14 @@ def validate_publishable(value: bytes) -> None:
     parse_profile(value)
 
 
+def _chain() -> ModuleType:
+    # The one CBOR encoder lives in registry/chain.py (STYLE §5), owned by another part;
+    # imported lazily so this module does not depend on it at import time.
+    return importlib.import_module("waypost.registry.chain")
+
+
 def _encode_canonical(obj: object) -> bytes:
-    # The one CBOR encoder lives in registry/chain.py (STYLE §5), owned by another part.
-    chain = importlib.import_module("waypost.registry.chain")
-    encode = cast(Callable[[object], bytes], chain.encode_canonical)
+    encode = cast(Callable[[object], bytes], _chain().encode_canonical)
     return encode(obj)
 
 
@@ -711,25 +726,78 @@ def document_hash(document: bytes) -> Sha256:
     return Sha256(hashlib.sha256(document).digest())
 
 
+def _cbor_record(profile: Profile, *, with_sig: bool) -> dict[str, object]:
+    # Namecoin members travel as their canonical JSON text: canonical CBOR has no floats
+    # and a depth limit, and the text is already canonical (sorted keys, compact).
+    record: dict[str, object] = {"namecoin": dict(profile.namecoin)}
+    if profile.version is not None:
+        record["waypost"] = _waypost_json(profile, with_sig=with_sig)
+    return record
+
+
+def encode_profile_document(profile: Profile) -> bytes:
+    """The off-chain profile document: ``encode_canonical({"namecoin": {key: json text},
+    "waypost": <waypost part as in JSON, with sig>})``."""
+    return _encode_canonical(_cbor_record(profile, with_sig=True))
+
+
+def parse_profile_document(document: bytes, *, expected_hash: Sha256 | None = None) -> Profile:
+    """Parse a profile document, checking its hash against ``waypost.doc.h`` first.
+
+    Raises:
+        VerificationError: ``PROFILE_DOC_MISMATCH`` when the hash differs.
+        ParseError: ``CBOR_*`` codes from ``decode_canonical``, ``PROFILE_BAD_FIELD``.
+    """
+    if expected_hash is not None and document_hash(document) != expected_hash:
+        raise VerificationError(
+            ErrorCode.PROFILE_DOC_MISMATCH, "profile document does not match waypost.doc.h",
+            expected=expected_hash.hex(), got=document_hash(document).hex(),
+        )
+    decode = cast(Callable[[bytes], object], _chain().decode_canonical)
+    record = _obj(decode(document), "document", frozenset({"namecoin", "waypost"}), frozenset({"namecoin"}))
+    members = _obj(record["namecoin"], "document.namecoin", frozenset(cast(dict[str, object], record["namecoin"])))
+    obj: dict[str, object] = {}
+    for key, text in members.items():
+        if not isinstance(text, str) or key == WAYPOST_KEY:
+            raise _bad("document.namecoin", "members are canonical JSON text")
+        obj[key] = _loads_member(text)
+        if _dumps(obj[key]) != text:
+            raise _bad("document.namecoin", f"member {key!r} is not canonical JSON text")
+    if "waypost" in record:
+        obj[WAYPOST_KEY] = record["waypost"]
+    return parse_profile(_dumps(obj).encode("utf-8"), limit=MAX_DOCUMENT_BYTES)
+
+
+def _loads_member(text: str) -> object:
+    try:
+        wrapped = _loads_strict(("[" + text + "]").encode("utf-8"), limit=MAX_DOCUMENT_BYTES)
+    except ParseError as exc:
+        raise _bad("document.namecoin", f"member is not JSON text ({exc.code})") from exc
+    if len(wrapped) != 1 or not isinstance(wrapped, list):
+        raise _bad("document.namecoin", "member is not one JSON value")
+    return wrapped[0]
+
+
 def split_for_chain(profile: Profile, *, locations: tuple[str, ...] = ()) -> tuple[bytes, bytes]:
     """Build the on-chain value and, when needed, the off-chain profile document.
 
     If ``encode_profile(profile)`` fits in 520 bytes it is returned with an empty
-    document. Otherwise the document is ``encode_canonical(profile_json(profile))`` (the
-    full, signed record) and the on-chain value keeps only the Waypost key material,
-    policy and redirect plus ``doc = {h: SHA-256(document), at: locations}``. The
-    on-chain value is returned unsigned: its authority is the Namecoin owner signature
-    plus the document hash; sign it with ``signing_message`` if wanted.
+    document. Otherwise the document is ``encode_profile_document(profile)`` (the full,
+    signed record) and the on-chain value keeps only the Waypost key material, policy
+    and redirect plus ``doc = {h: SHA-256(document), at: locations}``. The on-chain
+    value is returned unsigned: its authority is the Namecoin owner signature plus the
+    document hash (the document carries the profile signature).
 
     Raises:
-        ValidationError: ``PROFILE_TOO_LARGE`` when even the reduced value is too big.
+        ValidationError: ``PROFILE_TOO_LARGE`` when even the reduced value is too big;
+            ``PROFILE_BAD_FIELD`` for a profile without a Waypost part.
     """
     if profile.version is None:
         raise ValidationError(ErrorCode.PROFILE_BAD_FIELD, "only Waypost profiles can be split", field="waypost")
     full = encode_profile(profile)
     if len(full) <= MAX_VALUE_BYTES_PUBLISH:
         return full, b""
-    document = _encode_canonical(profile_json(profile))
+    document = encode_profile_document(profile)
     small = Profile(
         version=profile.version,
         key=profile.key,
@@ -749,12 +817,13 @@ def signing_message(profile: Profile, *, address: str) -> bytes:
     """The bytes ``waypost.sig`` signs: canonical CBOR of the record without its sig.
 
     Layout: ``encode_canonical({"ctx": "waypost/profile/v1", "address": <canonical
-    address text>, "record": profile_json(profile, with_sig=False)})``. The address binds
-    the record to one name so it cannot be replayed onto another.
+    address text>, "namecoin": {key: canonical JSON text}, "waypost": <Waypost part as
+    in JSON, without "sig">})``. The address binds the record to one name so it cannot
+    be replayed onto another.
     """
-    return _encode_canonical(
-        {"ctx": "waypost/profile/v1", "address": address, "record": profile_json(profile, with_sig=False)}
-    )
+    message: dict[str, object] = {"ctx": "waypost/profile/v1", "address": address}
+    message.update(_cbor_record(profile, with_sig=False))
+    return _encode_canonical(message)
 
 
 def redirect_message(from_address: str, to_address: str, reason: RedirectReason) -> bytes:
