@@ -1,0 +1,136 @@
+"""``waypost index`` (shell): open the store, connect to namecoind, sync once or follow forever.
+
+Errors surface as ``WaypostError`` (the router prints one line); signals stop cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from waypost.indexer.follow import FollowOptions, Progress, follow_forever, network_of_chain, sync_once
+from waypost.indexer.rpc import RpcClient
+from waypost.indexer.store import BatchHook, open_store
+from waypost.registry.errors import ChainError, ErrorCode
+
+__all__ = ["add_arguments", "run", "main"]
+
+_log = logging.getLogger("waypost.indexer")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``waypost index`` options to ``parser``."""
+    parser.add_argument("--rpc-url", required=True, help="namecoind JSON-RPC URL, may carry user:password@")
+    parser.add_argument("--rpc-cookie", type=Path, default=None, help="namecoind .cookie file")
+    parser.add_argument("--db", required=True, type=Path, help="index database (SQLite)")
+    parser.add_argument(
+        "--network",
+        choices=("mainnet", "testnet", "regtest"),
+        default=None,
+        help="expected network (default: the node's); must match the node and the database",
+    )
+    parser.add_argument("--zmq", default=None, metavar="tcp://HOST:PORT", help="namecoind ZMQ hashblock/sequence")
+    parser.add_argument("--once", action="store_true", help="catch up to the node's tip (with reorgs) and exit")
+    parser.add_argument("--batch-blocks", type=int, default=500, help=argparse.SUPPRESS)
+    parser.add_argument("--rpc-timeout", type=float, default=30.0, help=argparse.SUPPRESS)
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT set ``stop`` (the current batch commits or rolls back); a second one aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        _log.warning("signal=%d stopping after the current batch", signum)
+        stop.set()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def run(args: argparse.Namespace, *, hooks: Sequence[BatchHook] = ()) -> int:
+    """Run ``waypost index`` with parsed ``args``; returns the exit status.
+
+    Raises:
+        ChainError: ``chain.network-mismatch`` when the node runs another chain.
+        StoreError: wrong network or newer schema in the database.
+        UpstreamError: the node cannot be reached (``--once``).
+    """
+    cookie: Path | None = args.rpc_cookie
+    timeout_s = float(args.rpc_timeout)
+
+    def client_factory() -> RpcClient:
+        return RpcClient(args.rpc_url, cookie_path=cookie, timeout_s=timeout_s)
+
+    network: str | None = args.network
+    if network is None:
+        with client_factory() as probe:
+            chain = probe.fetch_chain_info().chain
+        network = network_of_chain(chain)
+        if network is None:
+            raise ChainError(ErrorCode.CHAIN_NETWORK_MISMATCH, f"unknown node chain {chain!r}", got=chain)
+    options = FollowOptions(batch_blocks=max(1, int(args.batch_blocks)))
+    store = open_store(args.db, network)
+    stop = threading.Event()
+    try:
+        with _stop_on_signals(stop):
+            progress = Progress()
+            if args.once:
+                result = sync_once(
+                    store, client_factory, network=network, hooks=hooks, options=options, stop=stop, progress=progress
+                )
+                _log.info(
+                    "index done tip_height=%d connected=%d disconnected=%d stopped=%s",
+                    result.tip_height,
+                    result.connected,
+                    result.disconnected,
+                    result.stopped,
+                )
+                return 0
+            wait = _zmq_waiter(args.zmq) if args.zmq else None
+            follow_forever(
+                store,
+                client_factory,
+                network=network,
+                hooks=hooks,
+                options=options,
+                stop=stop,
+                wait_for_block=wait,
+                progress=progress,
+            )
+            return 0
+    finally:
+        store.close()
+
+
+def _zmq_waiter(url: str) -> Callable[[float], bool]:
+    # imported only when --zmq is given, so the indexer runs without a ZMQ library
+    zmq_feed = importlib.import_module("waypost.indexer.zmq_feed")
+    feed = zmq_feed.ZmqFeed(url, ("hashblock", "sequence"))
+
+    def wait(timeout_s: float) -> bool:
+        return feed.poll(timeout_s) is not None
+
+    return wait
+
+
+def main(argv: Sequence[str]) -> int:
+    """Parse ``argv`` (the options after ``index``) and run; for tests and embedding."""
+    parser = argparse.ArgumentParser(prog="waypost index")
+    add_arguments(parser)
+    return run(parser.parse_args(list(argv)))
