@@ -260,3 +260,41 @@ class FakeNode:
         if self.style == "2.0":
             return 200, {"jsonrpc": "2.0", "result": result, "id": request_id}
         return 200, {"result": result, "error": None, "id": request_id}
+
+
+def recorded_handler() -> Handler:
+    """Answer from the recorded regtest node (blocks, transactions, ``meta/node_info.json``).
+
+    Unknown blocks answer -5 and heights above the tip -8, with namecoind's messages.
+    """
+    from tests.vectors import REGTEST, json_files, load_json, regtest_blocks
+
+    answers: dict[tuple[str, str], dict[str, object]] = {}
+    entries: list[dict[str, object]] = []
+    for block in regtest_blocks():
+        entries.extend(block["rpc"])
+    for path in json_files("namecoind-regtest/txs"):
+        if path.name != "index.json":
+            entries.extend(load_json(path)["rpc"])
+    entries.extend(load_json(REGTEST / "meta" / "node_info.json"))
+    for entry in entries:
+        key = (str(entry["method"]), json.dumps(entry["params"]))
+        if entry["method"] == "getblockhash" and key in answers:
+            continue  # orphaned block files repeat the active chain's answer
+        answers[key] = entry
+
+    def handle(method: str, params: list[object], path: str) -> object:
+        entry = answers.get((method, json.dumps(params)))
+        if entry is None:
+            if method == "getblockhash":
+                raise FakeRpcError(-8, "Block height out of range")
+            if method in ("getblock", "getblockheader"):
+                raise FakeRpcError(-5, "Block not found")
+            raise FakeRpcError(-32601, "Method not found")
+        if entry.get("error"):
+            error = entry["error"]
+            assert isinstance(error, dict)
+            raise FakeRpcError(int(error["code"]), str(error["message"]))
+        return entry["result"]
+
+    return handle
