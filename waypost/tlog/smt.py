@@ -1,0 +1,306 @@
+"""State map: a compressed sparse Merkle tree, address key -> latest log leaf (core layer).
+
+Pure: node storage is read through ``MapNodeReader``; updates return the nodes to write.
+Proves both "the latest value of K is V" and "K is absent" (CONIKS/AKD, Jellyfish-style).
+
+Layout: keys are 256-bit. A position is ``(depth, path)`` where ``path`` is the first
+``depth`` bits of the key as an integer. A leaf sits at the shallowest position where it is
+alone in its subtree (not at depth 256); a position with no key below it is empty and
+hashes to ``MAP_EMPTY``. Only non-empty positions are stored. Hashes are domain-separated
+from each other and from RFC 9162 (tags 0x10 leaf, 0x11 node, 0x12 empty, 0x13 value).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from waypost.registry.errors import ErrorCode, ParseError, VerificationError
+
+__all__ = [
+    "KEY_BITS",
+    "MAP_EMPTY",
+    "MapNode",
+    "MapNodeReader",
+    "MapDelta",
+    "MapProof",
+    "MemoryMapStore",
+    "map_leaf_hash",
+    "map_node_hash",
+    "map_value_hash",
+    "map_root",
+    "apply_map_updates",
+    "map_proof",
+    "verify_map_proof",
+    "encode_map_proof",
+    "parse_map_proof",
+]
+
+KEY_BITS = 256
+_sha256 = hashlib.sha256
+MAP_EMPTY = _sha256(b"\x12").digest()  # hash of an empty subtree (any depth)
+
+
+def map_leaf_hash(key: bytes, value_hash: bytes) -> bytes:
+    """Hash of a leaf: ``SHA-256(0x10 || key || value_hash)`` (commits to the full key)."""
+    return _sha256(b"\x10" + key + value_hash).digest()
+
+
+def map_node_hash(left: bytes, right: bytes) -> bytes:
+    """Hash of an inner position: ``SHA-256(0x11 || left || right)``."""
+    return _sha256(b"\x11" + left + right).digest()
+
+
+def map_value_hash(leaf_index: int, leaf_hash: bytes) -> bytes:
+    """The map value for an address: ``SHA-256(0x13 || u64be(leaf_index) || leaf_hash)``."""
+    return _sha256(b"\x13" + struct.pack(">Q", leaf_index) + leaf_hash).digest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MapNode:
+    """A stored position: inner (``key``/``value_hash`` None) or a leaf."""
+
+    hash: bytes
+    key: bytes | None = None
+    value_hash: bytes | None = None
+
+
+class MapNodeReader(Protocol):
+    """Read access to stored map positions (``None`` for an empty position)."""
+
+    def get_map_node(self, depth: int, path: int) -> MapNode | None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MapDelta:
+    """Result of a batch of updates: the new root and the positions to (over)write."""
+
+    root: bytes
+    writes: tuple[tuple[int, int, MapNode], ...]
+
+
+def _hash_at(reader: MapNodeReader, depth: int, path: int) -> bytes:
+    node = reader.get_map_node(depth, path)
+    return MAP_EMPTY if node is None else node.hash
+
+
+def map_root(reader: MapNodeReader) -> bytes:
+    """The map's root hash (``MAP_EMPTY`` for an empty map)."""
+    return _hash_at(reader, 0, 0)
+
+
+def _check_key(key: bytes) -> int:
+    if len(key) != 32:
+        raise ParseError(ErrorCode.MAP_BAD_PROOF, f"map key must be 32 bytes, got {len(key)}")
+    return int.from_bytes(key, "big")
+
+
+# overlay entry: [hash or None (dirty), key or None (inner), value_hash or None]
+_Entry = tuple[bytes | None, bytes | None, bytes | None]
+
+
+def apply_map_updates(reader: MapNodeReader, updates: Iterable[tuple[bytes, bytes]]) -> MapDelta:
+    """Set ``key -> value_hash`` for each update (later updates of a key win).
+
+    Structural changes are applied to an in-memory overlay first; hashes of all touched
+    positions are then computed once, deepest first, so a batch costs O(touched nodes).
+
+    Raises:
+        ParseError: ``MAP_BAD_PROOF`` for a key or value that is not 32 bytes.
+    """
+    ov: dict[tuple[int, int], _Entry] = {}
+
+    def get(depth: int, path: int) -> _Entry | None:
+        e = ov.get((depth, path))
+        if e is not None:
+            return e
+        n = reader.get_map_node(depth, path)
+        return None if n is None else (n.hash, n.key, n.value_hash)
+
+    for key, value in updates:
+        k = _check_key(key)
+        if len(value) != 32:
+            raise ParseError(ErrorCode.MAP_BAD_PROOF, "map value must be 32 bytes")
+        depth = 0
+        while True:
+            path = k >> (KEY_BITS - depth)
+            node = get(depth, path)
+            if node is None or node[1] == key:
+                ov[(depth, path)] = (None, key, value)
+                break
+            if node[1] is None:  # inner: mark dirty, descend
+                ov[(depth, path)] = (None, None, None)
+                depth += 1
+                continue
+            # a different leaf sits here: push both down below their common prefix
+            other_key = node[1]
+            ok = int.from_bytes(other_key, "big")
+            common = KEY_BITS - (k ^ ok).bit_length()
+            for d in range(depth, common + 1):
+                ov[(d, k >> (KEY_BITS - d))] = (None, None, None)
+            below = common + 1
+            ov[(below, ok >> (KEY_BITS - below))] = (None, other_key, node[2])
+            ov[(below, k >> (KEY_BITS - below))] = (None, key, value)
+            break
+
+    writes: list[tuple[int, int, MapNode]] = []
+    for depth, path in sorted((p for p, e in ov.items() if e[0] is None), key=lambda p: -p[0]):
+        _, lk, lv = ov[(depth, path)]
+        if lk is not None and lv is not None:
+            h = map_leaf_hash(lk, lv)
+        else:
+            left = get(depth + 1, path << 1)
+            right = get(depth + 1, (path << 1) | 1)
+            lh = MAP_EMPTY if left is None else left[0]
+            rh = MAP_EMPTY if right is None else right[0]
+            assert lh is not None and rh is not None  # deeper positions were hashed first
+            h = map_node_hash(lh, rh)
+        ov[(depth, path)] = (h, lk, lv)
+        writes.append((depth, path, MapNode(hash=h, key=lk, value_hash=lv)))
+    root_entry = get(0, 0)
+    root = MAP_EMPTY if root_entry is None or root_entry[0] is None else root_entry[0]
+    return MapDelta(root=root, writes=tuple(writes))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MapProof:
+    """Path from the root to the position where ``key``'s search ends.
+
+    ``depth`` is that position's depth; ``empties`` has bit ``i`` set when the sibling at
+    depth ``i + 1`` is empty; ``siblings`` are the non-empty siblings, top-down. The
+    terminal is empty (``leaf_key`` None) or a leaf: the key itself (membership) or another
+    key sharing the first ``depth`` bits (absence).
+    """
+
+    depth: int
+    empties: int
+    siblings: tuple[bytes, ...]
+    leaf_key: bytes | None = None
+    leaf_value: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.depth <= KEY_BITS or not 0 <= self.empties < (1 << self.depth):
+            raise ParseError(ErrorCode.MAP_BAD_PROOF, "bad map proof depth")
+        if len(self.siblings) != self.depth - bin(self.empties).count("1"):
+            raise ParseError(ErrorCode.MAP_BAD_PROOF, "map proof sibling count does not match")
+        if any(len(s) != 32 for s in self.siblings):
+            raise ParseError(ErrorCode.MAP_BAD_PROOF, "map proof sibling must be 32 bytes")
+        if (self.leaf_key is None) != (self.leaf_value is None):
+            raise ParseError(ErrorCode.MAP_BAD_PROOF, "map proof leaf needs key and value")
+        if self.leaf_key is not None and (len(self.leaf_key) != 32 or len(self.leaf_value or b"") != 32):
+            raise ParseError(ErrorCode.MAP_BAD_PROOF, "map proof leaf must be 32-byte key and value")
+
+
+def map_proof(reader: MapNodeReader, key: bytes) -> MapProof:
+    """Build the membership or absence proof for ``key`` (O(depth) reads).
+
+    Raises:
+        ParseError: ``MAP_BAD_PROOF`` for a key that is not 32 bytes.
+    """
+    k = _check_key(key)
+    node = reader.get_map_node(0, 0)
+    depth, empties = 0, 0
+    siblings: list[bytes] = []
+    while node is not None and node.key is None:
+        path = k >> (KEY_BITS - depth)
+        bit = (k >> (KEY_BITS - 1 - depth)) & 1
+        sib = reader.get_map_node(depth + 1, (path << 1) | (1 - bit))
+        if sib is None:
+            empties |= 1 << depth
+        else:
+            siblings.append(sib.hash)
+        depth += 1
+        node = reader.get_map_node(depth, (path << 1) | bit)
+    if node is None:
+        return MapProof(depth=depth, empties=empties, siblings=tuple(siblings))
+    return MapProof(depth=depth, empties=empties, siblings=tuple(siblings), leaf_key=node.key, leaf_value=node.value_hash)
+
+
+def verify_map_proof(root: bytes, key: bytes, value_hash: bytes | None, proof: MapProof) -> None:
+    """Check that ``key`` maps to ``value_hash`` in the map with ``root`` (``None``: absent).
+
+    Raises:
+        VerificationError: ``MAP_BAD_PROOF`` when the proof does not show that.
+        ParseError: ``MAP_BAD_PROOF`` for a malformed key.
+    """
+    k = _check_key(key)
+    if value_hash is not None:
+        if proof.leaf_key != key or proof.leaf_value != value_hash:
+            raise VerificationError(ErrorCode.MAP_BAD_PROOF, "proof does not end at this key and value")
+    elif proof.leaf_key == key:
+        raise VerificationError(ErrorCode.MAP_BAD_PROOF, "key is present, not absent")
+    d = proof.depth
+    if proof.leaf_key is not None and proof.leaf_value is not None:
+        if int.from_bytes(proof.leaf_key, "big") >> (KEY_BITS - d) != k >> (KEY_BITS - d):
+            raise VerificationError(ErrorCode.MAP_BAD_PROOF, "terminal leaf is not on the key's path")
+        h = map_leaf_hash(proof.leaf_key, proof.leaf_value)
+    else:
+        h = MAP_EMPTY
+    it = len(proof.siblings)
+    for depth in range(d, 0, -1):
+        if proof.empties >> (depth - 1) & 1:
+            sib = MAP_EMPTY
+        else:
+            it -= 1
+            sib = proof.siblings[it]
+        h = map_node_hash(sib, h) if (k >> (KEY_BITS - depth)) & 1 else map_node_hash(h, sib)
+    if h != root:
+        raise VerificationError(ErrorCode.MAP_BAD_PROOF, "map proof does not lead to the root", expected=root.hex(), got=h.hex())
+
+
+def encode_map_proof(p: MapProof) -> bytes:
+    """Wire form: ``u16 depth | ceil(depth/8) bytes empties (LE bit order) | siblings |
+    u8 flag (0 empty, 1 leaf) | [32 key | 32 value]``."""
+    out = struct.pack(">H", p.depth) + p.empties.to_bytes((p.depth + 7) // 8, "little") + b"".join(p.siblings)
+    if p.leaf_key is None or p.leaf_value is None:
+        return out + b"\x00"
+    return out + b"\x01" + p.leaf_key + p.leaf_value
+
+
+def parse_map_proof(data: bytes) -> MapProof:
+    """Parse the wire form of ``encode_map_proof``.
+
+    Raises:
+        ParseError: ``MAP_BAD_PROOF``.
+    """
+    if len(data) < 3:
+        raise ParseError(ErrorCode.MAP_BAD_PROOF, "map proof truncated")
+    (depth,) = struct.unpack(">H", data[:2])
+    nb = (depth + 7) // 8
+    if depth > KEY_BITS or len(data) < 2 + nb + 1:
+        raise ParseError(ErrorCode.MAP_BAD_PROOF, "map proof truncated")
+    empties = int.from_bytes(data[2 : 2 + nb], "little")
+    if empties >= 1 << depth:
+        raise ParseError(ErrorCode.MAP_BAD_PROOF, "bad empties bitmap")
+    count = depth - bin(empties).count("1")
+    pos = 2 + nb
+    sibs = tuple(data[pos + 32 * i : pos + 32 * (i + 1)] for i in range(count))
+    pos += 32 * count
+    rest = data[pos:]
+    if rest == b"\x00":
+        leaf_key, leaf_value = None, None
+    elif len(rest) == 65 and rest[0] == 1:
+        leaf_key, leaf_value = rest[1:33], rest[33:]
+    else:
+        raise ParseError(ErrorCode.MAP_BAD_PROOF, "bad map proof terminal")
+    return MapProof(depth=depth, empties=empties, siblings=sibs, leaf_key=leaf_key, leaf_value=leaf_value)
+
+
+class MemoryMapStore:
+    """In-memory ``MapNodeReader`` (tests, tools): apply deltas with ``apply``."""
+
+    __slots__ = ("nodes",)
+
+    def __init__(self) -> None:
+        self.nodes: dict[tuple[int, int], MapNode] = {}
+
+    def get_map_node(self, depth: int, path: int) -> MapNode | None:
+        return self.nodes.get((depth, path))
+
+    def apply(self, delta: MapDelta) -> None:
+        """Write the delta's positions."""
+        for depth, path, node in delta.writes:
+            self.nodes[(depth, path)] = node
