@@ -185,6 +185,8 @@ def _parse_domain(raw: str, offset: int) -> tuple[str, list[str]]:
         alabel = idna.encode(raw, uts46=True, std3_rules=True, transitional=False).decode("ascii")
         ulabels = [idna.decode(label) for label in alabel.split(".")]
     except (idna.IDNAError, UnicodeError, ValueError) as exc:
+        if "domain too long" in str(exc).lower():
+            raise _err(ErrorCode.ADDRESS_TOO_LONG, f"domain is longer than {MAX_DOMAIN_BYTES} bytes") from exc
         raise _err(ErrorCode.ADDRESS_BAD_LABEL, f"domain is not a valid IDNA 2008 name: {exc}") from exc
     alabel = alabel.lower()
     labels = alabel.split(".")
