@@ -25,6 +25,7 @@ from waypost.registry.errors import ErrorCode, ParseError, WaypostError
 __all__ = ["ApiConfig", "ApiContext", "create_app", "current_context", "REQUIRE_FRESH_HEADER"]
 
 REQUIRE_FRESH_HEADER = "Waypost-Require-Fresh"
+MAX_AGE_LIMIT_S = 10**12  # bound on ?max_age= (documented in the OpenAPI spec)
 _ACCESS_LOG = logging.getLogger("waypost.api.access")
 
 
@@ -117,15 +118,19 @@ def _parse_max_age() -> int | None:
     raw = request.args.get("max_age")
     if raw is None:
         return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
-        raise ParseError(ErrorCode.API_BAD_PARAM, "max_age must be a non-negative integer (seconds)", param="max_age")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 13 or int(raw) > MAX_AGE_LIMIT_S:
+        raise ParseError(
+            ErrorCode.API_BAD_PARAM, f"max_age must be an integer in 0..{MAX_AGE_LIMIT_S} (seconds)", param="max_age"
+        )
     return int(raw)
 
 
 def _enforce_fresh(fresh: Freshness) -> None:
     max_age = _parse_max_age()
     header = request.headers.get(REQUIRE_FRESH_HEADER)
-    required = header is not None and header.strip() not in ("", "0")
+    if header is not None and header.strip() not in ("0", "1"):
+        raise ParseError(ErrorCode.API_BAD_PARAM, f"{REQUIRE_FRESH_HEADER} must be 0 or 1", param=REQUIRE_FRESH_HEADER)
+    required = header is not None and header.strip() == "1"
     if not required and max_age is None:
         return
     if fresh.stale:

@@ -121,7 +121,7 @@ def _from_waypost(exc: WaypostError, retry_after_s: int) -> Response:
     if status >= 500:
         if status == 500:
             _LOG.error("internal error [%s]", exc.code, exc_info=exc)
-        else:
+        elif exc.code != ErrorCode.INDEX_STALE:  # a stale index is the client's choice to refuse, not a fault
             _LOG.warning("upstream unavailable [%s]: %s", exc.code, exc.message)
         detail = exc.message if exc.code == ErrorCode.INDEX_STALE else _GENERIC_DETAIL.get(status, _GENERIC_DETAIL[500])
         extra = exc.fields if exc.code == ErrorCode.INDEX_STALE else None

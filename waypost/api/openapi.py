@@ -160,7 +160,7 @@ _PARAMETERS: dict[str, object] = {
         "name": "max_age",
         "in": "query",
         "description": "refuse (503 index.stale) unless the index is not stale and checked the node at most this many seconds ago",
-        "schema": {"type": "integer", "minimum": 0},
+        "schema": {"type": "integer", "minimum": 0, "maximum": 10**12},
     },
     "RequireFresh": {
         "name": "Waypost-Require-Fresh",

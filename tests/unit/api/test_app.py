@@ -146,3 +146,9 @@ def test_one_reader_per_thread() -> None:
     t.start()
     t.join(timeout=10)
     assert results == [200] and len(opened) == 2 and opened[0] != opened[1]
+
+
+def test_require_fresh_header_must_be_0_or_1(client: FlaskClient) -> None:
+    resp = client.get("/v1/names", headers={"Waypost-Require-Fresh": "yes"})
+    assert resp.status_code == 400 and resp.get_json(force=True)["code"] == "api.bad-param"
+    assert client.get("/v1/names?max_age=1000000000001").status_code == 400
