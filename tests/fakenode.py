@@ -67,6 +67,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out in two writes: without NODELAY, Nagle + delayed ACK add 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.node._track(self.connection)
 
     def finish(self) -> None:
@@ -252,11 +254,12 @@ class FakeNode:
             if warm:
                 raise FakeRpcError(-28, "Loading block index…")
             result = self.handler(method, params, path)
-        except FakeRpcError as exc:
-            error = {"code": exc.code, "message": exc.message}
+        except Exception as exc:  # noqa: BLE001 - a test handler's bug becomes a visible RPC error
+            code, message = (exc.code, exc.message) if isinstance(exc, FakeRpcError) else (-32603, repr(exc))
+            error = {"code": code, "message": message}
             if self.style == "2.0":
                 return 200, {"jsonrpc": "2.0", "error": error, "id": request_id}
-            return (404 if exc.code == -32601 else 500), {"result": None, "error": error, "id": request_id}
+            return (404 if code == -32601 else 500), {"result": None, "error": error, "id": request_id}
         if self.style == "2.0":
             return 200, {"jsonrpc": "2.0", "result": result, "id": request_id}
         return 200, {"result": result, "error": None, "id": request_id}
