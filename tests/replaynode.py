@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import socket
 import struct
 import threading
 from collections.abc import Iterable, Sequence
@@ -70,6 +71,7 @@ class ReplayNode:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
+        self._conns: set[socket.socket] = set()
 
     # ------------------------------------------------------------------ chain content
 
@@ -111,6 +113,21 @@ class ReplayNode:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                # headers and body go out in two writes: without NODELAY, Nagle + delayed ACK stall each answer
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                with node.lock:
+                    node._conns.add(self.connection)
+
+            def finish(self) -> None:
+                with node.lock:
+                    node._conns.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:
+                    pass
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
@@ -125,7 +142,7 @@ class ReplayNode:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
@@ -135,6 +152,13 @@ class ReplayNode:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self.lock:
+            conns, self._conns = set(self._conns), set()
+        for conn in conns:  # drop keep-alive connections too, as a dying node does
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def __enter__(self) -> ReplayNode:
         return self.start()

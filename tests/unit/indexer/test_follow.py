@@ -1,0 +1,182 @@
+"""Follow loop against the replay node: reorgs of any depth and node faults (restart, -28,
+timeouts, garbage) end in a retry or a clear error, never a corrupt index."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.replaynode import ChainGenerator, ReplayNode
+from waypost.indexer.cli import main as index_main
+from waypost.indexer.follow import FollowOptions, follow_forever, sync_once
+from waypost.indexer.rpc import RpcClient
+from waypost.indexer.store import BatchResult, Store, open_store, state_digest
+from waypost.registry.errors import ChainError, ErrorCode, ParseError, UpstreamError
+
+_OPTS = FollowOptions(batch_blocks=40, fetch_batch=8, in_flight=2)
+
+
+def _factory(node: ReplayNode, *, timeout_s: float = 5.0, retries: int = 3) -> Callable[[], RpcClient]:
+    return lambda: RpcClient(node.url, timeout_s=timeout_s, max_retries=retries, backoff_s=0.01)
+
+
+def _add(node: ReplayNode, gen: ChainGenerator, n: int) -> list[str]:
+    return [node.add_block(b.raw, b.height, n_tx=b.n_tx) for b in gen.blocks(n)]
+
+
+@pytest.fixture
+def node() -> Iterator[ReplayNode]:
+    n = ReplayNode("regtest")
+    yield n
+    n.stop()
+
+
+def _clean_digest(tmp_path: Path, node: ReplayNode, name: str) -> bytes:
+    store = open_store(tmp_path / name, "regtest")
+    sync_once(store, _factory(node), network="regtest", options=_OPTS)
+    digest = state_digest(store)
+    store.close()
+    return digest
+
+
+def _wait_until(cond: Callable[[], bool], deadline_s: float = 20.0) -> None:
+    end = time.monotonic() + deadline_s
+    while not cond():
+        assert time.monotonic() < end, "condition not reached before the deadline"
+        threading.Event().wait(0.02)
+
+
+def test_deep_reorg_walks_back_to_fork(node: ReplayNode, tmp_path: Path) -> None:
+    gen = ChainGenerator(seed=7, txs_per_block=5, name_op_ratio=0.5)
+    common = _add(node, gen, 50)
+    a = _add(node, gen.fork(1), 150)  # deeper than one fork-search step (64)
+    b = _add(node, gen.fork(2), 160)
+    node.set_active(common + a)
+    node.start()
+    store = open_store(tmp_path / "i.db", "regtest")
+    sync_once(store, _factory(node), network="regtest", options=_OPTS)
+    node.set_active(common + b)
+    result = sync_once(store, _factory(node), network="regtest", options=_OPTS)
+    assert (result.disconnected, result.connected, result.tip_height) == (150, 160, 209)
+    assert state_digest(store) == _clean_digest(tmp_path, node, "clean.db")
+    # and back to a shorter branch: rolling back further than we connect
+    node.set_active(common + a[:10])
+    result = sync_once(store, _factory(node), network="regtest", options=_OPTS)
+    assert (result.disconnected, result.tip_height) == (160, 59)
+    assert state_digest(store) == _clean_digest(tmp_path, node, "clean2.db")
+
+
+def test_warmup_is_retried(node: ReplayNode, tmp_path: Path) -> None:
+    node.set_active(_add(node, ChainGenerator(seed=1, txs_per_block=3), 30))
+    node.start()
+    node.warmup_calls = 2
+    store = open_store(tmp_path / "i.db", "regtest")
+    assert sync_once(store, _factory(node), network="regtest", options=_OPTS).tip_height == 29
+    assert node.warmup_calls == 0
+
+
+def test_garbage_answers_give_clear_error_and_no_partial_batch(node: ReplayNode, tmp_path: Path) -> None:
+    node.set_active(_add(node, ChainGenerator(seed=2, txs_per_block=4, name_op_ratio=0.4), 100))
+    node.start()
+    store = open_store(tmp_path / "i.db", "regtest")
+    node.garbage_calls = 1
+    with pytest.raises(UpstreamError) as exc:
+        sync_once(store, _factory(node), network="regtest", options=_OPTS)
+    assert exc.value.code == ErrorCode.RPC_BAD_ANSWER
+    assert store.fetch_tip() is None
+    node.garbage_block_calls = 1  # a truncated block in the first fetch batch
+    with pytest.raises(ParseError):
+        sync_once(store, _factory(node), network="regtest", options=_OPTS)
+    assert store.fetch_tip() is None
+    assert sync_once(store, _factory(node), network="regtest", options=_OPTS).tip_height == 99
+    assert state_digest(store) == _clean_digest(tmp_path, node, "clean.db")
+
+
+def test_timeout_then_recovery(node: ReplayNode, tmp_path: Path) -> None:
+    node.set_active(_add(node, ChainGenerator(seed=3, txs_per_block=2), 20))
+    node.start()
+    store = open_store(tmp_path / "i.db", "regtest")
+    node.delay_s = 0.3
+    with pytest.raises(UpstreamError) as exc:
+        sync_once(store, _factory(node, timeout_s=0.05, retries=1), network="regtest", options=_OPTS)
+    assert exc.value.code == ErrorCode.RPC_TIMEOUT
+    node.delay_s = 0.0
+    assert sync_once(store, _factory(node), network="regtest", options=_OPTS).tip_height == 19
+
+
+def test_node_restart_mid_sync(node: ReplayNode, tmp_path: Path) -> None:
+    node.set_active(_add(node, ChainGenerator(seed=4, txs_per_block=4, name_op_ratio=0.4), 200))
+    node.start()
+    store = open_store(tmp_path / "i.db", "regtest")
+    batches: list[int] = []
+
+    def stop_node_once(conn: sqlite3.Connection, batch: BatchResult) -> None:
+        batches.append(batch.tip_height)
+        if len(batches) == 1:
+            node.stop()
+
+    with pytest.raises(UpstreamError) as exc:
+        sync_once(store, _factory(node, retries=2), network="regtest", options=_OPTS, hooks=[stop_node_once])
+    assert exc.value.code in (ErrorCode.RPC_CONNECT, ErrorCode.RPC_TIMEOUT)
+    tip = store.fetch_tip()
+    assert tip is not None and tip[0] == batches[0]  # the committed batch, nothing half-written
+    node.start()  # same port
+    assert sync_once(store, _factory(node), network="regtest", options=_OPTS).tip_height == 199
+    assert state_digest(store) == _clean_digest(tmp_path, node, "clean.db")
+
+
+def test_follow_forever_reconnects_and_follows(node: ReplayNode, tmp_path: Path) -> None:
+    gen = ChainGenerator(seed=5, txs_per_block=3, name_op_ratio=0.3)
+    hashes = _add(node, gen, 50)
+    node.set_active(hashes)
+    node.start()
+    store: Store = open_store(tmp_path / "i.db", "regtest", create=True)
+    store.conn.close()
+    db = tmp_path / "i.db"
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        s = open_store(db, "regtest")
+        try:
+            follow_forever(
+                s,
+                _factory(node, retries=1),
+                network="regtest",
+                options=FollowOptions(batch_blocks=40, poll_interval_s=0.05, max_backoff_s=0.2),
+                stop=stop,
+            )
+        except BaseException as exc:  # surfaced to the test thread
+            errors.append(exc)
+        finally:
+            s.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    reader = open_store(db, "regtest")
+    try:
+        _wait_until(lambda: (reader.fetch_tip() or (-1,))[0] == 49)
+        node.stop()
+        hashes += _add(node, gen, 30)
+        node.set_active(hashes)
+        node.start()
+        _wait_until(lambda: (reader.fetch_tip() or (-1,))[0] == 79)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        reader.close()
+    assert not thread.is_alive() and not errors
+
+
+def test_cli_network_mismatch(node: ReplayNode, tmp_path: Path) -> None:
+    node.chain_name = "main"
+    node.set_active(_add(node, ChainGenerator(seed=6), 3))
+    node.start()
+    with pytest.raises(ChainError) as exc:
+        index_main(["--rpc-url", node.url, "--db", str(tmp_path / "i.db"), "--network", "regtest", "--once"])
+    assert exc.value.code == ErrorCode.CHAIN_NETWORK_MISMATCH
