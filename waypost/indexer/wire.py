@@ -636,7 +636,8 @@ def parse_block(raw: bytes, *, verify_merkle: bool = True) -> Block:
     """
     raw = bytes(raw)
     header, auxpow, pos = _parse_full_header_at(raw, 0)
-    n_tx, pos = _read_count(raw, pos, 60, "transaction")
+    # bitcoin: MIN_SERIALIZABLE_TRANSACTION_WEIGHT / 4 = 10 bytes per transaction at least
+    n_tx, pos = _read_count(raw, pos, 10, "transaction")
     if n_tx == 0:
         raise ParseError(ErrorCode.WIRE_BAD_TX, "a block has at least one transaction", offset=pos)
     txs = []
