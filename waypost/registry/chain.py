@@ -49,6 +49,7 @@ __all__ = [
     "apply_entry",
     "validate_chain",
     "detect_duplicity",
+    "validate_no_duplicity",
     "verify_duplicity_evidence",
 ]
 
@@ -709,3 +710,17 @@ def verify_duplicity_evidence(evidence: DuplicityEvidence) -> None:
         raise ValidationError(ErrorCode.CHAIN_NOT_DUPLICITY, "the same entry twice")
     verify_entry_signature(a)
     verify_entry_signature(b)
+
+
+def validate_no_duplicity(a: ChainEntry, b: ChainEntry) -> None:
+    """Refuse two entries that fork one chain (a shell saw both, e.g. from two servers).
+
+    Raises:
+        ChainError: ``pchain.duplicity`` with ``evidence`` (``DuplicityEvidence.encode()``
+            bytes) in its fields, for anyone to check with ``verify_duplicity_evidence``.
+    """
+    evidence = detect_duplicity(a, b)
+    if evidence is not None:
+        raise ChainError(
+            ErrorCode.CHAIN_DUPLICITY, "one key signed two entries at one position", evidence=evidence.encode()
+        )

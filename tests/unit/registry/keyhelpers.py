@@ -60,7 +60,7 @@ def profile(
         recovery_commitment=key_commitment(pk(recovery)) if recovery is not None else None,
         custodian=pk(custodian) if custodian is not None else None,
         endpoints=tuple(Endpoint(protocol=p, value=eps[p]) for p in PROTOCOL_PREFERENCE if p in eps),
-        policy=Policy(require=policy[0], mode=policy[1]) if policy else None,
+        policy=Policy(require=tuple(x for x in PROTOCOL_PREFERENCE if x in policy[0]), mode=policy[1]) if policy else None,
     )
 
 
