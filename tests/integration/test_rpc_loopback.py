@@ -315,6 +315,29 @@ def test_busy_503_is_retried_as_rpc_busy() -> None:
         assert node.requests == 3
 
 
+def test_one_client_shared_by_threads_keeps_answers_apart(node: FakeNode) -> None:
+    client = client_for(node)
+    node.shuffle_batches = True
+    failures: list[str] = []
+
+    def worker(n: int) -> None:
+        for i in range(20):
+            if client.call(f"t{n}", i) != {"method": f"t{n}", "params": [i], "path": "/"}:
+                failures.append(f"call {n}/{i}")
+            pair = client.batch([(f"b{n}", [i]), (f"c{n}", [i])])
+            if [r["method"] for r in pair] != [f"b{n}", f"c{n}"]:  # type: ignore[index]
+                failures.append(f"batch {n}/{i}")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads)
+    assert failures == []
+    assert node.requests == 4 * 20 * 2
+
+
 # ------------------------------------------------------------------ numbers, wallets, transcript
 
 

@@ -15,6 +15,7 @@ from tests.vectors import REGTEST, load_json
 from waypost.indexer.zmq_feed import (
     SequenceLabel,
     ZmqFeed,
+    ZmqMessage,
     decode_frames,
     decode_hash_body,
     decode_sequence,
@@ -162,7 +163,7 @@ def test_pub_sub_delivers_recorded_frames_in_order(
         # one hashblock message lost: the counter skips
         last_hashblock = max(n["zmq_seq"] for n in wanted if n["topic"] == "hashblock")
         pub.send_multipart([b"hashblock", b"\x11" * 32, struct.pack("<I", last_hashblock + 2)])
-        received = []
+        received: list[ZmqMessage] = []
         while len(received) < len(wanted) + 1:
             message = feed.poll(5.0)
             assert message is not None, f"stalled after {len(received)} messages"
