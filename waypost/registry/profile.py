@@ -458,7 +458,8 @@ def _https_url(value: object, field: str) -> str:
     except ValueError as exc:
         raise _bad(field, "not a URL") from exc
     host = parts.hostname or ""
-    if parts.scheme != "https" or not _HOST_RE.fullmatch(host) or parts.username or port == 0:
+    numeric_tld = host.rsplit(".", 1)[-1].isdigit()  # an IP address, not a DNS name
+    if parts.scheme != "https" or not _HOST_RE.fullmatch(host) or numeric_tld or parts.username or port == 0:
         raise _bad(field, "expected an https:// URL with a DNS host name")
     if not text.isascii():
         raise _bad(field, "URL must be ASCII (percent-encode or punycode)")
