@@ -522,7 +522,7 @@ class RpcClient:
     def _exchange(self, body: bytes) -> tuple[int, bytes, str | None]:
         """POST ``body``; one silent retry when a reused keep-alive connection was closed."""
         auth = self._auth_value()
-        headers = {"Host": self._host, "User-Agent": _USER_AGENT, "Content-Type": "application/json"}
+        headers = {"User-Agent": _USER_AGENT, "Content-Type": "application/json"}
         if auth is not None:
             headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode("ascii")
         reused = self._conn is not None and self._conn_used
