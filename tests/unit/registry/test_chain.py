@@ -342,3 +342,25 @@ def test_duplicity_evidence_parse_refuses_garbage() -> None:
     with pytest.raises(ParseError) as ei:
         DuplicityEvidence.parse(encode_canonical({"v": 1, "type": "other", "a": b"", "b": b""}))
     assert ei.value.code is ErrorCode.CHAIN_BAD_ENTRY
+
+
+# ---------------------------------------------------------------- spec vectors (docs/spec.md §4.5)
+
+
+def test_chain_vectors_match_code_and_spec() -> None:
+    from tests.unit.registry import spec_vectors as sv
+    from tests.vectors import load_json, vector_dir
+
+    stored = load_json(vector_dir("waypost") / "chain.json")
+    assert stored == sv.chain_vectors(), "run: .venv/bin/python -m tests.unit.registry.spec_vectors --write"
+    assert sv.spec_block("chain-vectors") == sv.render_chain_block(stored)
+    # the stored bytes verify on their own, independent of the generator
+    entries = [parse_entry(bytes.fromhex(e["hex"])) for e in stored["entries"]]
+    for e, v in zip(entries, stored["entries"]):
+        assert entry_hash(e).hex() == v["entry_hash"] and e.kind == v["kind"]
+    state = validate_chain(entries, address_key=PublicKey(bytes.fromhex(stored["public_keys"]["1"])))
+    assert (state.key.hex(), state.next.hex() if state.next else None, state.seq, state.head.hex()) == (
+        stored["final"]["key"], stored["final"]["next"], stored["final"]["seq"], stored["final"]["head"])
+    verify_duplicity_evidence(DuplicityEvidence.parse(bytes.fromhex(stored["duplicity_evidence_hex"])))
+    for case in stored["cbor"]:
+        assert encode_canonical(decode_canonical(bytes.fromhex(case["hex"]))).hex() == case["hex"]

@@ -121,3 +121,21 @@ def test_well_known() -> None:
 def test_proof_is_a_value() -> None:
     p = make_proof(KEY, address=ADDR, service="dns", handle="example.com", time_s=1)
     assert isinstance(p, LinkedAccountProof) and hash(p) == hash(parse_proof(p.encode()))
+
+
+def test_proof_vectors_match_code_and_spec() -> None:
+    from tests.unit.registry import spec_vectors as sv
+    from tests.vectors import load_json, vector_dir
+    from waypost.registry.keys import KeySpan, verify_message_at
+    from waypost.registry.model import PublicKey
+
+    stored = load_json(vector_dir("waypost") / "proofs.json")
+    assert stored == sv.proof_vectors(), "run: .venv/bin/python -m tests.unit.registry.spec_vectors --write"
+    assert sv.spec_block("proof-vectors") == sv.render_proof_block(stored)
+    key = bytes.fromhex(stored["public_key"])
+    pr = stored["proof"]
+    got = verify_dns_txt([pr["txt"]], address=pr["address"], domain=pr["handle"], key=key)
+    assert got.signed_bytes().hex() == pr["signed_hex"]
+    msg = stored["message"]
+    span = KeySpan(from_height=0, to_height=None, key=PublicKey(key), epoch=0)
+    assert verify_message_at(msg["text"].encode(), bytes.fromhex(msg["signature_hex"]), [span], 1).key == key
