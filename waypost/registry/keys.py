@@ -14,9 +14,11 @@ from enum import StrEnum
 import nacl.exceptions
 import nacl.signing
 
+from waypost.registry.chain import ChainState
 from waypost.registry.errors import (
     ErrorCode,
     NotFoundError,
+    ParseError,
     ValidationError,
     VerificationError,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "RedirectResult",
     "KeyAtTime",
     "facts_from_profile",
+    "identity_from_chain",
     "moved_from_of",
     "status_at",
     "apply_record",
@@ -260,6 +263,62 @@ def facts_from_profile(profile: Profile, *, address: str) -> RecordFacts:
         signed_bytes=signing_message(profile, address=address) if waypost else b"",
         waypost=waypost,
         profile=profile,
+    )
+
+
+def _chain_redirect(body: object) -> Redirect | None:
+    if not isinstance(body, dict) or "redirect" not in body:
+        return None
+    red = body["redirect"]
+    if (
+        not isinstance(red, dict)
+        or set(red) != {"to", "reason", "sig"}
+        or not isinstance(red["to"], str)
+        or red["reason"] not in {r.value for r in RedirectReason}
+        or not isinstance(red["sig"], bytes)
+        or len(red["sig"]) != 64
+    ):
+        raise ParseError(ErrorCode.REDIRECT_BAD, "body.redirect must be {to: text, reason, sig: bytes(64)}")
+    return Redirect(to=red["to"], reason=RedirectReason(red["reason"]), sig=red["sig"])
+
+
+def identity_from_chain(state: ChainState, *, address: str) -> IdentityState:
+    """Adapter: a validated private chain (``chain.validate_chain``) as an ``IdentityState``.
+
+    The body of the last entry may carry ``redirect: {to, reason, sig}`` (signed as in
+    docs/spec.md §3.3) and ``moved_from: [address text]``. Timeline positions are
+    chain ``seq`` numbers, not block heights; a private chain has one epoch and never expires.
+
+    Raises:
+        ParseError: ``redirect.bad`` for a malformed ``body.redirect``.
+        VerificationError: ``redirect.bad-signature``; ValidationError: ``redirect.loop``.
+    """
+    redirect = _chain_redirect(state.body)
+    if redirect is not None:
+        verify_redirect(address, redirect, state.key)
+    moved = state.body.get("moved_from", ())
+    moved_from = tuple(x for x in moved if isinstance(x, str)) if isinstance(moved, (list, tuple)) else ()
+    timeline: tuple[KeySpan, ...] = ()
+    for v in state.verdicts:
+        if v.seq == 0 or v.rotated:
+            timeline = _open_span(timeline, v.key, v.seq, 0)
+    if state.revoked:
+        timeline = _close_span(timeline, state.seq)
+    revoked = state.revoked or (redirect is not None and redirect.reason is RedirectReason.REVOKED)
+    status = IdentityStatus.REVOKED if revoked else (
+        IdentityStatus.REDIRECTED if redirect is not None else IdentityStatus.ACTIVE
+    )
+    return IdentityState(
+        address=address,
+        key=state.key,
+        next_commitment=state.next,
+        redirect=redirect,
+        moved_from=moved_from,
+        status=status,
+        revoked=revoked,
+        last_update_height=state.seq,
+        used_keys=frozenset(state.used_keys),
+        timeline=timeline,
     )
 
 

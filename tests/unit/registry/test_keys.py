@@ -366,3 +366,40 @@ def test_key_valid_at_and_verify_message_at() -> None:
 def test_owner_script_change_without_key_is_flagged_but_applied() -> None:
     r = run([item(1, None), item(2, None, owner=OWNER_B)])
     assert r.verdicts[1].codes == (ErrorCode.CONTINUITY_BREAK,) and r.verdicts[1].applied
+
+
+# ---------------------------------------------------------------- private chains as identities
+
+
+def test_identity_from_chain_and_redirect_to_namecoin() -> None:
+    from waypost.registry.address import encode_key_domain
+    from waypost.registry.chain import EntryKind, commit_key, entry_hash, make_entry, validate_chain
+    from waypost.registry.errors import ParseError
+    from waypost.registry.keys import identity_from_chain
+    from waypost.registry.profile import redirect_message
+
+    src = "me@" + encode_key_domain(pk(1))
+    g = make_entry(sk(1), seq=0, prev=None, kind=EntryKind.GENESIS, next_commitment=commit_key(pk(2)), body={})
+    r = make_entry(sk(2), seq=1, prev=entry_hash(g), kind=EntryKind.ROTATE, next_commitment=commit_key(pk(3)), body={})
+    sig = bytes(sk(2).sign(redirect_message(src, BOB, RedirectReason.VOLUNTARY)).signature)
+    body = {"redirect": {"to": BOB, "reason": "voluntary", "sig": sig}}
+    m = make_entry(sk(2), seq=2, prev=entry_hash(r), kind=EntryKind.REDIRECT, next_commitment=commit_key(pk(3)),
+                   body=body)
+    ident = identity_from_chain(validate_chain([g, r, m], address_key=pk(1)), address=src)
+    assert ident.status is IdentityStatus.REDIRECTED and ident.key == pk(2)
+    assert [(s.from_height, s.to_height, s.key) for s in ident.timeline] == [(0, 1, pk(1)), (1, None, pk(2))]
+    bob = state_of(BOB, 3, profile(3, next_key=4, moved_from=(src,)))
+    res = follow_redirects(src, {src: ident, BOB: bob}.get)
+    assert res.address == BOB and res.hops[0].from_address == src
+    # signed by the old key: refused
+    bad_sig = bytes(sk(1).sign(redirect_message(src, BOB, RedirectReason.VOLUNTARY)).signature)
+    m2 = make_entry(sk(2), seq=2, prev=entry_hash(r), kind=EntryKind.REDIRECT, next_commitment=commit_key(pk(3)),
+                    body={"redirect": {"to": BOB, "reason": "voluntary", "sig": bad_sig}})
+    with pytest.raises(VerificationError) as ei:
+        identity_from_chain(validate_chain([g, r, m2], address_key=pk(1)), address=src)
+    assert ei.value.code is ErrorCode.REDIRECT_BAD_SIGNATURE
+    m3 = make_entry(sk(2), seq=2, prev=entry_hash(r), kind=EntryKind.REDIRECT, next_commitment=commit_key(pk(3)),
+                    body={"redirect": {"to": BOB, "reason": "bored", "sig": sig}})
+    with pytest.raises(ParseError) as pe:
+        identity_from_chain(validate_chain([g, r, m3], address_key=pk(1)), address=src)
+    assert pe.value.code is ErrorCode.REDIRECT_BAD
