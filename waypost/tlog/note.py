@@ -156,7 +156,7 @@ def parse_vkey(vkey: str) -> Verifier:
     Raises:
         ParseError: ``NOTE_BAD``.
     """
-    parts = vkey.strip().split("+")
+    parts = vkey.strip().split("+", 2)  # base64 may contain "+"
     if len(parts) != 3 or len(parts[1]) != 8:
         raise ParseError(ErrorCode.NOTE_BAD, "malformed verifier key")
     name, hex_id, b64 = parts
@@ -180,7 +180,7 @@ def parse_signer_key(skey: str) -> Signer:
     Raises:
         ParseError: ``NOTE_BAD``.
     """
-    parts = skey.strip().split("+")
+    parts = skey.strip().split("+", 4)  # base64 may contain "+"
     if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"] or len(parts[3]) != 8:
         raise ParseError(ErrorCode.NOTE_BAD, "malformed signer key")
     material = _b64decode(parts[4], "signer key")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,6 +73,10 @@ class MapNodeReader(Protocol):
 
     def get_map_node(self, depth: int, path: int) -> MapNode | None: ...
 
+    def get_map_nodes(self, depth: int, paths: Sequence[int]) -> dict[int, MapNode]:
+        """The stored positions among ``paths`` at ``depth`` (absent ones are omitted)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MapDelta:
@@ -105,63 +109,86 @@ _Entry = tuple[bytes | None, bytes | None, bytes | None]
 def apply_map_updates(reader: MapNodeReader, updates: Iterable[tuple[bytes, bytes]]) -> MapDelta:
     """Set ``key -> value_hash`` for each update (later updates of a key win).
 
-    Structural changes are applied to an in-memory overlay first; hashes of all touched
-    positions are then computed once, deepest first, so a batch costs O(touched nodes).
+    Level-synchronous: all keys descend together, so each depth costs one bulk read
+    (``get_map_nodes``) for the positions the batch touches; hashes of the touched
+    positions are then computed once, deepest first, reading untouched siblings in bulk.
 
     Raises:
         ParseError: ``MAP_BAD_PROOF`` for a key or value that is not 32 bytes.
     """
-    ov: dict[tuple[int, int], _Entry] = {}
-
-    def get(depth: int, path: int) -> _Entry | None:
-        e = ov.get((depth, path))
-        if e is not None:
-            return e
-        n = reader.get_map_node(depth, path)
-        return None if n is None else (n.hash, n.key, n.value_hash)
-
+    pending: dict[bytes, bytes] = {}
     for key, value in updates:
-        k = _check_key(key)
+        _check_key(key)
         if len(value) != 32:
             raise ParseError(ErrorCode.MAP_BAD_PROOF, "map value must be 32 bytes")
-        depth = 0
-        while True:
-            path = k >> (KEY_BITS - depth)
-            node = get(depth, path)
-            if node is None or node[1] == key:
-                ov[(depth, path)] = (None, key, value)
-                break
-            if node[1] is None:  # inner: mark dirty, descend
-                ov[(depth, path)] = (None, None, None)
-                depth += 1
+        pending[key] = value
+    ov: dict[tuple[int, int], _Entry] = {}
+    # groups: path at the current depth -> (keys with their values, position known empty in storage)
+    groups: dict[int, tuple[list[tuple[int, bytes, bytes]], bool]] = {}
+    if pending:
+        groups[0] = ([(int.from_bytes(k, "big"), k, v) for k, v in pending.items()], False)
+    depth = 0
+    while groups:
+        to_read = [p for p, (_, fresh) in groups.items() if not fresh]
+        stored = reader.get_map_nodes(depth, to_read) if to_read else {}
+        next_groups: dict[int, tuple[list[tuple[int, bytes, bytes]], bool]] = {}
+        for path, (items, fresh) in groups.items():
+            node = None if fresh else stored.get(path)
+            if node is not None and node.key is not None:
+                # an existing leaf joins the group unless one of the updates replaces it
+                if all(k != node.key for _, k, _ in items):
+                    assert node.value_hash is not None
+                    items = items + [(int.from_bytes(node.key, "big"), node.key, node.value_hash)]
+                child_fresh = True
+            else:
+                child_fresh = fresh or node is None
+            if len(items) == 1 and (node is None or node.key is not None):
+                _, k, v = items[0]
+                ov[(depth, path)] = (None, k, v)
                 continue
-            # a different leaf sits here: push both down below their common prefix
-            other_key = node[1]
-            ok = int.from_bytes(other_key, "big")
-            common = KEY_BITS - (k ^ ok).bit_length()
-            for d in range(depth, common + 1):
-                ov[(d, k >> (KEY_BITS - d))] = (None, None, None)
-            below = common + 1
-            ov[(below, ok >> (KEY_BITS - below))] = (None, other_key, node[2])
-            ov[(below, k >> (KEY_BITS - below))] = (None, key, value)
-            break
+            ov[(depth, path)] = (None, None, None)
+            shift = KEY_BITS - depth - 1
+            for item in items:
+                child = (path << 1) | ((item[0] >> shift) & 1)
+                entry = next_groups.get(child)
+                if entry is None:
+                    next_groups[child] = ([item], child_fresh)
+                else:
+                    entry[0].append(item)
+        groups = next_groups
+        depth += 1
 
+    dirty_by_depth: dict[int, list[int]] = {}
+    for d, p in ov:
+        dirty_by_depth.setdefault(d, []).append(p)
     writes: list[tuple[int, int, MapNode]] = []
-    for depth, path in sorted((p for p, e in ov.items() if e[0] is None), key=lambda p: -p[0]):
-        _, lk, lv = ov[(depth, path)]
-        if lk is not None and lv is not None:
-            h = map_leaf_hash(lk, lv)
-        else:
-            left = get(depth + 1, path << 1)
-            right = get(depth + 1, (path << 1) | 1)
-            lh = MAP_EMPTY if left is None else left[0]
-            rh = MAP_EMPTY if right is None else right[0]
-            assert lh is not None and rh is not None  # deeper positions were hashed first
-            h = map_node_hash(lh, rh)
-        ov[(depth, path)] = (h, lk, lv)
-        writes.append((depth, path, MapNode(hash=h, key=lk, value_hash=lv)))
-    root_entry = get(0, 0)
-    root = MAP_EMPTY if root_entry is None or root_entry[0] is None else root_entry[0]
+    for d in sorted(dirty_by_depth, reverse=True):
+        paths = dirty_by_depth[d]
+        inner = [p for p in paths if ov[(d, p)][1] is None]
+        wanted = [c for p in inner for c in (p << 1, (p << 1) | 1) if (d + 1, c) not in ov]
+        below = reader.get_map_nodes(d + 1, wanted) if wanted else {}
+        for p in paths:
+            _, lk, lv = ov[(d, p)]
+            if lk is not None and lv is not None:
+                h = map_leaf_hash(lk, lv)
+            else:
+                hs = []
+                for c in (p << 1, (p << 1) | 1):
+                    e = ov.get((d + 1, c))
+                    if e is not None:
+                        assert e[0] is not None  # deeper positions were hashed first
+                        hs.append(e[0])
+                    else:
+                        n = below.get(c)
+                        hs.append(MAP_EMPTY if n is None else n.hash)
+                h = map_node_hash(hs[0], hs[1])
+            ov[(d, p)] = (h, lk, lv)
+            writes.append((d, p, MapNode(hash=h, key=lk, value_hash=lv)))
+    root_entry = ov.get((0, 0))
+    if root_entry is not None and root_entry[0] is not None:
+        root = root_entry[0]
+    else:
+        root = map_root(reader)
     return MapDelta(root=root, writes=tuple(writes))
 
 
@@ -299,6 +326,14 @@ class MemoryMapStore:
 
     def get_map_node(self, depth: int, path: int) -> MapNode | None:
         return self.nodes.get((depth, path))
+
+    def get_map_nodes(self, depth: int, paths: Sequence[int]) -> dict[int, MapNode]:
+        out = {}
+        for p in paths:
+            n = self.nodes.get((depth, p))
+            if n is not None:
+                out[p] = n
+        return out
 
     def apply(self, delta: MapDelta) -> None:
         """Write the delta's positions."""

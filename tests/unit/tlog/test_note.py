@@ -60,6 +60,18 @@ def test_key_formats_round_trip() -> None:
     assert e.value.code == ErrorCode.NOTE_BAD
 
 
+def test_key_formats_with_plus_in_base64() -> None:
+    seed = next(bytes([i]) * 32 for i in range(256) if "+" in n.encode_signer_key(n.signer_from_seed("k", bytes([i]) * 32)).split("+", 4)[4])
+    s = n.signer_from_seed("k", seed)
+    assert n.parse_signer_key(n.encode_signer_key(s)) == s
+    w = next(
+        n.signer_from_seed("w", bytes([i]) * 32, n.ALG_COSIGNATURE_V1)
+        for i in range(256)
+        if "+" in n.encode_vkey(n.signer_from_seed("w", bytes([i]) * 32, n.ALG_COSIGNATURE_V1).verifier).split("+", 2)[2]
+    )
+    assert n.parse_vkey(n.encode_vkey(w.verifier)) == w.verifier
+
+
 @pytest.mark.parametrize(
     "note",
     ["no signatures\n", "text\n\nnot a signature\n", "text\n\n\u2014 name !!!\n", "text\n\n\u2014 na+me AAAAAAAA\n", "ctl\x01\n\n\u2014 a AAAAAAAA\n"],
