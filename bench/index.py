@@ -1,0 +1,138 @@
+"""Indexing throughput: a generated mainnet-shaped chain served by the replay node.
+
+Run: ``.venv/bin/python bench/index.py [--blocks 100000]``. Prints blocks/s, tx/s, name
+ops/s of ``waypost index --once``, the raw fetch rate of the same blocks from the same node
+in the same run (the ratio), the indexer's peak RSS, and an extrapolation to mainnet.
+Both the fetch and the index run in child processes so neither shares the node's GIL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MAINNET_BLOCKS = 815_000
+MAINNET_TXS = 9_000_000
+
+
+def _generate(n_blocks: int, seed: int, cache: Path) -> list[tuple[bytes, int, int]]:
+    """(raw, n_tx, n_name_ops) per block; cached on disk because generation is slow."""
+    if cache.exists():
+        out = []
+        data = cache.read_bytes()
+        pos = 0
+        while pos < len(data):
+            n, n_tx, n_ops = struct.unpack_from("<III", data, pos)
+            pos += 12
+            out.append((data[pos : pos + n], n_tx, n_ops))
+            pos += n
+        return out
+    from tests.replaynode import ChainGenerator
+
+    # ~11 tx per block (mainnet: 9M tx / 815k blocks), ~5% of transactions are name ops,
+    # values up to 1023 bytes, mainnet expiry depth
+    gen = ChainGenerator(seed=seed, txs_per_block=11, name_op_ratio=0.05, expiry_depth=36_000)
+    rng = random.Random(seed)
+    out = []
+    parts = []
+    t0 = time.monotonic()
+    for i in range(n_blocks):
+        b = gen.next_block(n_txs=rng.randint(1, 21))
+        out.append((b.raw, b.n_tx, b.n_name_ops))
+        parts.append(struct.pack("<III", len(b.raw), b.n_tx, b.n_name_ops) + b.raw)
+        if i % 20_000 == 0 and i:
+            print(f"  generated {i} blocks ({time.monotonic() - t0:.0f} s)", file=sys.stderr)
+    cache.write_bytes(b"".join(parts))
+    return out
+
+
+def _child(argv: list[str]) -> tuple[float, int]:
+    """Run a child; returns (wall seconds, its peak RSS in KiB)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, *argv], env=env, cwd=ROOT, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed: {argv}\n{proc.stderr}")
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(rss, before)
+
+
+def _fetch_only(url: str, n_blocks: int) -> None:
+    from waypost.indexer.rpc import RpcClient, fetch_blocks_pipelined
+
+    total = 0
+    for raw in fetch_blocks_pipelined(lambda: RpcClient(url), list(range(n_blocks)), batch_size=32, in_flight=3):
+        total += len(raw)
+    print(total)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--blocks", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--fetch-only", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.fetch_only:
+        _fetch_only(args.fetch_only[0], int(args.fetch_only[1]))
+        return 0
+
+    from tests.replaynode import ReplayNode
+
+    cache = Path(tempfile.gettempdir()) / f"waypost-bench-chain-{args.blocks}-{args.seed}.bin"
+    t0 = time.monotonic()
+    blocks = _generate(args.blocks, args.seed, cache)
+    n_tx = sum(b[1] for b in blocks)
+    n_ops = sum(b[2] for b in blocks)
+    n_bytes = sum(len(b[0]) for b in blocks)
+    print(f"chain: {len(blocks)} blocks, {n_tx} tx, {n_ops} name ops ({100 * n_ops / max(n_tx, 1):.1f}% of tx), "
+          f"{n_bytes / 1e6:.1f} MB (ready in {time.monotonic() - t0:.0f} s)")
+
+    node = ReplayNode("main")
+    hashes = [node.add_block(raw, h, n_tx=k) for h, (raw, k, _) in enumerate(blocks)]
+    node.set_active(hashes)
+    del blocks
+    node.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            fetch_s, _ = _child([__file__, "--fetch-only", node.url, str(len(hashes))])
+            db = Path(tmp) / "bench.db"
+            code = "import sys; from waypost.cli import main; sys.exit(main(sys.argv[1:]))"
+            index_s, rss_kib = _child(
+                ["-c", code, "index", "--rpc-url", node.url, "--db", str(db), "--network", "mainnet", "--once"]
+            )
+            db_mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
+    finally:
+        node.stop()
+
+    n = len(hashes)
+    fetch_rate = n / fetch_s
+    index_rate = n / index_s
+    print(f"raw fetch (getblock batches, 3 in flight): {fetch_rate:9.0f} blocks/s  ({fetch_s:.1f} s)")
+    print(f"waypost index --once:                      {index_rate:9.0f} blocks/s  ({index_s:.1f} s)")
+    print(f"  tx/s {n_tx / index_s:10.0f}   name ops/s {n_ops / index_s:8.0f}")
+    print(f"  ratio index/raw fetch: {index_rate / fetch_rate:.2f}  (goal >= 0.8)")
+    print(f"  indexer peak RSS: {rss_kib / 1024:.0f} MB  (goal <= 200 MB); database {db_mb:.0f} MB")
+    per_block_s = index_s / n
+    per_tx_s = index_s / max(n_tx, 1)
+    est = max(per_block_s * MAINNET_BLOCKS, per_tx_s * MAINNET_TXS)
+    print(f"  mainnet extrapolation ({MAINNET_BLOCKS} blocks, {MAINNET_TXS} tx): ~{est / 60:.0f} min "
+          f"(by blocks {per_block_s * MAINNET_BLOCKS / 60:.0f} min, by tx {per_tx_s * MAINNET_TXS / 60:.0f} min), "
+          "fetch from a real namecoind excluded")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
