@@ -168,6 +168,8 @@ class ErrorCode(StrEnum):
     CHECKPOINT_ROLLBACK = "checkpoint.rollback"
     CHECKPOINT_SPLIT_VIEW = "checkpoint.split-view"
     WITNESS_QUORUM = "witness.quorum"
+    WITNESS_CONFLICT = "witness.conflict"
+    WITNESS_UNKNOWN_LOG = "witness.unknown-log"
     MAP_BAD_PROOF = "map.bad-proof"
 
     # --- notifications (notify/) ------------------------------------------------
