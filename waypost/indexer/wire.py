@@ -143,9 +143,15 @@ class TxOut:
     script: bytes
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Tx:
-    """A transaction with its txid (no-witness hash) and wtxid, both in wire order."""
+    """A transaction with its txid (no-witness hash) and wtxid, both in wire order.
+
+    Parsed transactions decode ``inputs``/``outputs`` lazily on first access (the bytes
+    were fully validated when parsed): an indexer that only looks at name transactions
+    never builds the input/output objects of the others. This is why ``Tx`` has no
+    ``__slots__``; it is still frozen and compares/hashes by its fields like any value.
+    """
 
     version: int
     inputs: tuple[TxIn, ...]
@@ -174,10 +180,31 @@ class Tx:
             wtxid = Wtxid(txid)
         return cls(version=version, inputs=ins, outputs=outs, locktime=locktime, txid=txid, wtxid=wtxid)
 
+    def __getattr__(self, name: str) -> tuple[TxIn, ...] | tuple[TxOut, ...]:
+        # Only reached for the lazily decoded fields of a parsed Tx (never for set fields).
+        state = self.__dict__
+        if "_raw" not in state:
+            raise AttributeError(name)
+        outputs_at, witness_at = state["_at"]
+        if name == "outputs":
+            outputs = state["outputs"] = _decode_outputs(state["_raw"], outputs_at)
+            return outputs
+        if name == "inputs":
+            inputs = state["inputs"] = _decode_inputs(state["_raw"], witness_at)
+            return inputs
+        raise AttributeError(name)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {f: getattr(self, f) for f in ("version", "inputs", "outputs", "locktime", "txid", "wtxid")}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+
     @property
     def is_coinbase(self) -> bool:
         """One input spending the null outpoint (bitcoin ``CTransaction::IsCoinBase``)."""
-        return len(self.inputs) == 1 and self.inputs[0].prevout.is_null
+        inputs = self.inputs
+        return len(inputs) == 1 and inputs[0].prevout.is_null
 
     @property
     def has_witness(self) -> bool:
@@ -332,100 +359,166 @@ def _read_hashes(buf: bytes, pos: int, what: str) -> tuple[tuple[bytes, ...], in
 #   witness: per input a count of stack items, each var-bytes
 
 
-def _parse_tx_at(buf: bytes, pos: int) -> tuple[Tx, int]:
-    """Parse one transaction starting at ``pos``; return it and the end offset."""
+def _skim_tx(buf: bytes, pos: int) -> tuple[int, int, int, int]:
+    """Validate one transaction's layout from ``pos`` without building objects.
+
+    Returns ``(end, body_start, outputs_at, body_end)`` as absolute offsets; ``body_start``
+    is 0 for a legacy transaction, otherwise the vin..vout span hashed for the txid. Every check that decoding would
+    make is made here, so the lazy decode of a skimmed transaction cannot fail.
+    """
     n = len(buf)
     start = pos
+    p = pos + 4
     try:
-        version = _U32.unpack_from(buf, pos)[0]
-    except struct.error:
-        raise _truncated("a tx version", pos) from None
-    pos += 4
-    segwit = False
-    if pos + 1 < n and buf[pos] == 0:
-        # BIP144 marker; bitcoin: an empty vin followed by flags != 0 means extended format.
-        if buf[pos + 1] != 1:
-            raise ParseError(ErrorCode.WIRE_BAD_TX, "unknown transaction optional data", offset=pos)
-        segwit = True
-        pos += 2
-    body_start = pos
-    n_in, pos = _read_count(buf, pos, 41, "input")
-    inputs: list[TxIn] = []
-    append_in = inputs.append
-    unpack_op = _OUTPOINT_SCRIPTLEN.unpack_from
-    u32 = _U32.unpack_from
-    try:
-        for _ in range(n_in):
-            txid, vout, slen = unpack_op(buf, pos)
-            pos += 37
-            if slen < 0xFD:
-                end = pos + slen
-                if end > n:
-                    raise _truncated("a scriptSig", pos)
-                script = buf[pos:end]
-                pos = end
-            else:
-                script, pos = _read_bytes(buf, pos - 1, "a scriptSig")
-            append_in(TxIn(prevout=OutPoint(txid=txid, vout=vout), script_sig=script, sequence=u32(buf, pos)[0]))
-            pos += 4
-        n_out, pos = _read_count(buf, pos, 9, "output")
-        outputs: list[TxOut] = []
-        append_out = outputs.append
-        unpack_val = _I64.unpack_from
-        for _ in range(n_out):
-            value = unpack_val(buf, pos)[0]
-            pos += 8
-            slen = buf[pos]
-            if slen < 0xFD:
-                pos += 1
-                end = pos + slen
-                if end > n:
-                    raise _truncated("a scriptPubKey", pos)
-                script = buf[pos:end]
-                pos = end
-            else:
-                script, pos = _read_bytes(buf, pos, "a scriptPubKey")
-            append_out(TxOut(value_sat=value, script=script))
-        body_end = pos
+        segwit = buf[p] == 0 and p + 1 < n
         if segwit:
-            if not inputs:
+            # BIP144 marker; bitcoin: an empty vin followed by flags != 0 means extended format.
+            if buf[p + 1] != 1:
+                raise ParseError(ErrorCode.WIRE_BAD_TX, "unknown transaction optional data", offset=p)
+            p += 2
+        body_start = p
+        count = buf[p]
+        if count < 0xFD:
+            p += 1
+        else:
+            count, p = _read_varint(buf, p)
+        if count * 41 > n - p:
+            raise ParseError(ErrorCode.WIRE_OVERSIZE, f"input count {count} exceeds the remaining bytes", offset=p)
+        n_in = count
+        for _ in range(count):
+            p += 36
+            length = buf[p]
+            if length < 0xFD:
+                p += 1 + length
+            else:
+                length, p = _read_varint(buf, p)
+                p += length
+            p += 4
+        outputs_at = p
+        count = buf[p]
+        if count < 0xFD:
+            p += 1
+        else:
+            count, p = _read_varint(buf, p)
+        if count * 9 > n - p:
+            raise ParseError(ErrorCode.WIRE_OVERSIZE, f"output count {count} exceeds the remaining bytes", offset=p)
+        for _ in range(count):
+            p += 8
+            length = buf[p]
+            if length < 0xFD:
+                p += 1 + length
+            else:
+                length, p = _read_varint(buf, p)
+                p += length
+        body_end = p
+        if segwit:
+            if n_in == 0:
                 raise ParseError(ErrorCode.WIRE_BAD_TX, "segwit transaction without inputs", offset=start)
             any_witness = False
-            for i, txin in enumerate(inputs):
-                n_items, pos = _read_count(buf, pos, 1, "witness item")
-                if n_items:
+            for _ in range(n_in):
+                items = buf[p]
+                if items < 0xFD:
+                    p += 1
+                else:
+                    items, p = _read_varint(buf, p)
+                if items > n - p:
+                    raise ParseError(ErrorCode.WIRE_OVERSIZE, f"witness count {items} exceeds the remaining bytes", offset=p)
+                if items:
                     any_witness = True
-                    items = []
-                    for _ in range(n_items):
-                        item, pos = _read_bytes(buf, pos, "a witness item")
-                        items.append(item)
-                    inputs[i] = TxIn(
-                        prevout=txin.prevout,
-                        script_sig=txin.script_sig,
-                        sequence=txin.sequence,
-                        witness=tuple(items),
-                    )
+                for _ in range(items):
+                    length = buf[p]
+                    if length < 0xFD:
+                        p += 1 + length
+                    else:
+                        length, p = _read_varint(buf, p)
+                        p += length
             if not any_witness:
                 # bitcoin: "Superfluous witness record"
                 raise ParseError(ErrorCode.WIRE_BAD_TX, "superfluous witness record", offset=start)
-        locktime = u32(buf, pos)[0]
-        pos += 4
-    except (struct.error, IndexError):
-        raise _truncated("a transaction", pos) from None
+    except IndexError:
+        raise _truncated("a transaction", min(p, n)) from None
+    p += 4
+    if p > n:
+        raise _truncated("a transaction", n)
+    return p, (body_start if segwit else 0), outputs_at, body_end
+
+
+def _decode_inputs(raw: bytes, witness_at: int) -> tuple[TxIn, ...]:
+    """Decode the inputs of one already skimmed (valid) serialised transaction."""
+    segwit = raw[4] == 0  # a skimmed tx has a zero byte here only as the BIP144 marker
+    pos = 6 if segwit else 4
+    n_in, pos = _read_varint(raw, pos)
+    witnesses: list[tuple[bytes, ...]] = [()] * n_in
     if segwit:
-        txid_b = sha256d(buf[start : start + 4] + buf[body_start:body_end] + buf[pos - 4 : pos])
-        wtxid_b = sha256d(buf[start:pos])
+        wpos = witness_at
+        for i in range(n_in):
+            n_items, wpos = _read_varint(raw, wpos)
+            items = []
+            for _ in range(n_items):
+                item, wpos = _read_bytes(raw, wpos, "a witness item")
+                items.append(item)
+            witnesses[i] = tuple(items)
+    inputs: list[TxIn] = []
+    unpack_op = _OUTPOINT_SCRIPTLEN.unpack_from
+    u32 = _U32.unpack_from
+    for i in range(n_in):
+        txid, vout, slen = unpack_op(raw, pos)
+        if slen < 0xFD:
+            pos += 37
+            script = raw[pos : pos + slen]
+            pos += slen
+        else:
+            script, pos = _read_bytes(raw, pos + 36, "a scriptSig")
+        inputs.append(
+            TxIn(
+                prevout=OutPoint(txid=Txid(txid), vout=vout),
+                script_sig=script,
+                sequence=u32(raw, pos)[0],
+                witness=witnesses[i],
+            )
+        )
+        pos += 4
+    return tuple(inputs)
+
+
+def _decode_outputs(raw: bytes, pos: int) -> tuple[TxOut, ...]:
+    """Decode the outputs of one already skimmed (valid) serialised transaction."""
+    n_out, pos = _read_varint(raw, pos)
+    outputs: list[TxOut] = []
+    unpack_val = _I64.unpack_from
+    for _ in range(n_out):
+        value = unpack_val(raw, pos)[0]
+        script, pos = _read_bytes(raw, pos + 8, "a scriptPubKey")
+        outputs.append(TxOut(value_sat=value, script=script))
+    return tuple(outputs)
+
+
+_new_object = object.__new__
+
+
+def _parse_tx_at(buf: bytes, pos: int) -> tuple[Tx, int]:
+    """Parse one transaction starting at ``pos``; return it and the end offset.
+
+    The txid is the double SHA-256 of the raw slice (for segwit: of version, the
+    vin..vout span and locktime); inputs and outputs are decoded on first access.
+    """
+    end, body_start, outputs_at, body_end = _skim_tx(buf, pos)
+    raw = buf[pos:end]
+    if body_start:
+        txid = _sha256(_sha256(raw[:4] + buf[body_start:body_end] + raw[-4:]).digest()).digest()
+        wtxid = _sha256(_sha256(raw).digest()).digest()
     else:
-        txid_b = wtxid_b = sha256d(buf[start:pos])
-    tx = Tx(
-        version=version,
-        inputs=tuple(inputs),
-        outputs=tuple(outputs),
-        locktime=locktime,
-        txid=Txid(txid_b),
-        wtxid=Wtxid(wtxid_b),
+        txid = wtxid = _sha256(_sha256(raw).digest()).digest()
+    tx = _new_object(Tx)
+    tx.__dict__.update(
+        version=_U32.unpack_from(raw)[0],
+        locktime=_U32.unpack_from(raw, len(raw) - 4)[0],
+        txid=txid,
+        wtxid=wtxid,
+        _raw=raw,
+        _at=(outputs_at - pos, body_end - pos),
     )
-    return tx, pos
+    return tx, end
 
 
 def parse_tx(raw: bytes) -> Tx:
@@ -680,17 +773,21 @@ def encode_block(block: Block) -> bytes:
 
 
 def _merkle_root_mutated(hashes: Sequence[bytes]) -> tuple[bytes, bool]:
+    """bitcoin ``ComputeMerkleRoot``: the root, and whether a level had two equal
+    neighbours (CVE-2012-2459: such a list shares its root with a shorter one)."""
     if not hashes:
         return NULL_HASH, False
     level = list(hashes)
     mutated = False
+    sha = _sha256
     while len(level) > 1:
-        for i in range(0, len(level) - 1, 2):
-            if level[i] == level[i + 1]:
-                mutated = True
+        left = level[0::2]
+        right = level[1::2]
+        if not mutated:
+            mutated = any(map(bytes.__eq__, left, right))
         if len(level) & 1:
-            level.append(level[-1])
-        level = [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+            right.append(level[-1])
+        level = [sha(sha(a + b).digest()).digest() for a, b in zip(left, right)]
     return level[0], mutated
 
 
