@@ -84,6 +84,35 @@ _HASH_BYTES = 32
 # --------------------------------------------------------------------------------------
 
 
+def _head(major: int, arg: int) -> bytes:
+    """RFC 8949 §3 item head with the shortest argument (§4.2.1 preferred serialisation)."""
+    if arg < 24:
+        return bytes([major << 5 | arg])
+    if arg < 0x100:
+        return bytes([major << 5 | 24, arg])
+    if arg < 0x10000:
+        return bytes([major << 5 | 25]) + arg.to_bytes(2, "big")
+    if arg < 0x100000000:
+        return bytes([major << 5 | 26]) + arg.to_bytes(4, "big")
+    return bytes([major << 5 | 27]) + arg.to_bytes(8, "big")
+
+
+def _key_bytes(key: object) -> bytes:
+    """The encoded form of a map key (str or int), used only to sort keys."""
+    if isinstance(key, str):
+        raw = key.encode("utf-8")
+        return _head(3, len(raw)) + raw
+    assert isinstance(key, int)  # internal: checked by the caller
+    return _head(0, key) if key >= 0 else _head(1, -1 - key)
+
+
+def _check_int(obj: int) -> int:
+    if not CBOR_MIN_INT <= obj <= CBOR_MAX_INT:
+        # would need a bignum tag (RFC 8949 §3.4.3), which we do not allow
+        raise ValidationError(ErrorCode.CBOR_UNSUPPORTED, "integer out of 64-bit CBOR range", got=obj)
+    return obj
+
+
 def _sorted_for_cbor(obj: object, depth: int) -> object:
     """Check ``obj`` against the closed type set and return it with maps in RFC 8949 order.
 
@@ -92,15 +121,22 @@ def _sorted_for_cbor(obj: object, depth: int) -> object:
     across major types (``1000`` encodes as ``19 03e8``, before ``"a"`` = ``61 61``
     bytewise, after it length-first), so we sort here and encode maps in insertion order.
     """
-    if depth > CBOR_MAX_DEPTH:
+    t = type(obj)
+    if t is str or t is bytes or t is bool or obj is None:  # fast path for exact leaf types
+        return obj
+    if t is int:
+        return _check_int(obj)  # type: ignore[arg-type]
+    if depth >= CBOR_MAX_DEPTH:
+        # same limit as decode_canonical: at most CBOR_MAX_DEPTH nested arrays/maps
         raise ValidationError(ErrorCode.CBOR_UNSUPPORTED, "value nested too deeply", depth=depth)
-    if obj is None or isinstance(obj, (bool, str, bytes)):
-        return obj
+    if isinstance(obj, bool):
+        return bool(obj)
+    if isinstance(obj, str):
+        return str(obj)  # e.g. a StrEnum member: encode its text
+    if isinstance(obj, bytes):
+        return bytes(obj)
     if isinstance(obj, int):
-        if not CBOR_MIN_INT <= obj <= CBOR_MAX_INT:
-            # would need a bignum tag (RFC 8949 §3.4.3), which we do not allow
-            raise ValidationError(ErrorCode.CBOR_UNSUPPORTED, "integer out of 64-bit CBOR range", got=obj)
-        return obj
+        return _check_int(int(obj))
     if isinstance(obj, (list, tuple)):
         return [_sorted_for_cbor(item, depth + 1) for item in obj]
     if isinstance(obj, Mapping):
@@ -110,8 +146,8 @@ def _sorted_for_cbor(obj: object, depth: int) -> object:
                 raise ValidationError(
                     ErrorCode.CBOR_UNSUPPORTED, "map keys must be str or int", got=type(key).__name__
                 )
-            key_bytes = cbor2.dumps(_sorted_for_cbor(key, depth + 1))
-            pairs.append((key_bytes, key, _sorted_for_cbor(value, depth + 1)))
+            plain_key = _sorted_for_cbor(key, depth + 1)
+            pairs.append((_key_bytes(plain_key), plain_key, _sorted_for_cbor(value, depth + 1)))
         pairs.sort(key=lambda p: p[0])
         return {key: value for _, key, value in pairs}
     raise ValidationError(ErrorCode.CBOR_UNSUPPORTED, "type not allowed in canonical CBOR", got=type(obj).__name__)
@@ -205,17 +241,6 @@ def _scan(data: bytes) -> None:
         raise ParseError(ErrorCode.CBOR_BAD, "trailing bytes after CBOR item", offset=pos)
 
 
-def _check_keys(obj: object) -> None:
-    if isinstance(obj, list):
-        for item in obj:
-            _check_keys(item)
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise ParseError(ErrorCode.CBOR_BAD, "map keys must be text or integers")
-            _check_keys(value)
-
-
 def decode_canonical(data: bytes) -> CborValue:
     """Decode one canonical CBOR item and refuse anything ``encode_canonical`` would not emit.
 
@@ -238,9 +263,9 @@ def decode_canonical(data: bytes) -> CborValue:
         value: object = cbor2.loads(data, allow_indefinite=False, allow_duplicate_keys=False)
     except (cbor2.CBORError, ValueError, TypeError, RecursionError) as exc:
         raise ParseError(ErrorCode.CBOR_BAD, f"CBOR does not decode: {exc}") from exc
-    _check_keys(value)
     try:
-        again = encode_canonical(value)  # type: ignore[arg-type]  # checked by _scan/_check_keys
+        # re-encoding also refuses map keys other than text and integers
+        again = encode_canonical(value)  # type: ignore[arg-type]  # structure checked by _scan
     except ValidationError as exc:
         raise ParseError(ErrorCode.CBOR_BAD, exc.message) from exc
     if again != data:

@@ -364,3 +364,17 @@ def test_chain_vectors_match_code_and_spec() -> None:
     verify_duplicity_evidence(DuplicityEvidence.parse(bytes.fromhex(stored["duplicity_evidence_hex"])))
     for case in stored["cbor"]:
         assert encode_canonical(decode_canonical(bytes.fromhex(case["hex"]))).hex() == case["hex"]
+
+
+def test_encode_and_decode_share_the_depth_limit() -> None:
+    value: object = 0
+    for _ in range(16):
+        value = [value]
+    assert decode_canonical(encode_canonical(value)) == value  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as ei:
+        encode_canonical([value])  # type: ignore[list-item]
+    assert ei.value.code is ErrorCode.CBOR_UNSUPPORTED
+
+
+def test_str_subclass_encodes_as_text() -> None:
+    assert encode_canonical(EntryKind.ROTATE) == encode_canonical("rotate")
