@@ -501,11 +501,12 @@ def _apply_keyed(state: IdentityState, item: HistoryItem, codes: list[ErrorCode]
         codes.append(ErrorCode.KEY_UNSIGNED_CHANGE)
         return state, _verdict(item, epoch, codes, KeyClass.NONE, False, flagged=True)
     key_class, _signer, problems = _classify(state, facts)
-    no_handoff = transfer and key_class not in (KeyClass.OWNER, KeyClass.RECOVERY)
-    if no_handoff:
-        # a transfer needs a handoff: the new value signed by the owner (or recovery) key
-        codes.append(ErrorCode.CONTINUITY_BREAK)
     if key_class is None:
+        if transfer:
+            # a transfer needs a handoff: the new value signed by a key of the identity.
+            # A script change alone is not a break: namecoin-core's name_update sends the
+            # name to a fresh wallet address by default.
+            codes.append(ErrorCode.CONTINUITY_BREAK)
         return state, _verdict(item, epoch, codes + problems, KeyClass.NONE, False, flagged=True)
     rotating = facts.key is not None and facts.key != state.key
     if key_class is KeyClass.CUSTODIAN:
@@ -529,8 +530,6 @@ def _apply_keyed(state: IdentityState, item: HistoryItem, codes: list[ErrorCode]
     problems += _redirect_codes(state, facts, key_in_force)
     if problems:
         return state, _verdict(item, epoch, codes + problems, key_class, False, flagged=True)
-    if no_handoff:
-        return state, _verdict(item, epoch, codes, key_class, False, flagged=True)
     new = _adopt(state, item, facts, new_key=rotating)
     if key_class is KeyClass.RECOVERY and state.key is not None:
         # announced at once; the superseded owner key may contest within the window
@@ -620,8 +619,7 @@ def apply_record(
         codes.append(ErrorCode.KEY_REVOKED)
         return _bookkeep(state, item), _verdict(item, state.epoch, codes, KeyClass.NONE, False, flagged=True)
     if state.key is None:
-        if transfer:
-            codes.append(ErrorCode.CONTINUITY_BREAK)
+        # no key in force: nothing to hand off (and names move to fresh addresses on update)
         new, verdict = _apply_fresh(state, item, codes)
         return (new if verdict.applied else _bookkeep(state, item)), verdict
     new, verdict = _apply_keyed(state, item, codes, transfer=transfer, recovery_window=recovery_window)
