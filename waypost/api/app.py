@@ -40,6 +40,8 @@ class ApiConfig:
         retry_after_s: ``Retry-After`` on 503 answers.
         cors_allow_origin: ``Access-Control-Allow-Origin`` of GET answers (``None``: no CORS).
         db_path: the index database, for blueprints that open their own tables.
+        status_cache_s: how long a thread reuses the index status (tip, node view) between
+            requests; 0 reads it on every request. Answers may lag the index by this much.
     """
 
     access_log: bool = False
@@ -47,6 +49,7 @@ class ApiConfig:
     retry_after_s: int = 30
     cors_allow_origin: str | None = "*"
     db_path: str | None = None
+    status_cache_s: float = 0.5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,11 +79,18 @@ class ApiContext:
         return reader
 
     def status(self) -> IndexStatus:
-        """The index status, read once per request."""
+        """The index status, read once per request and reused by a thread for ``status_cache_s``."""
         cached = g.get("waypost_status")
         if isinstance(cached, IndexStatus):
             return cached
-        status = self.reader().fetch_status()
+        local = self._local
+        ttl = self.config.status_cache_s
+        mono = time.monotonic()
+        status: IndexStatus | None = getattr(local, "status", None)
+        if status is None or ttl <= 0 or mono - getattr(local, "status_read_at", 0.0) > ttl or local.pid != os.getpid():
+            status = self.reader().fetch_status()
+            local.status = status
+            local.status_read_at = mono
         g.waypost_status = status
         return status
 
@@ -115,6 +125,8 @@ def current_context() -> ApiContext:
 
 
 def _parse_max_age() -> int | None:
+    if not request.environ.get("QUERY_STRING"):
+        return None
     raw = request.args.get("max_age")
     if raw is None:
         return None

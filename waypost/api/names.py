@@ -6,10 +6,11 @@ a name ending in ``/history`` (or starting with ``/``) can only be looked up hex
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from urllib.parse import parse_qsl, quote
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from waypost.api.app import current_context
 from waypost.indexer.view import NameRecord
@@ -71,6 +72,8 @@ def record_json(record: NameRecord, tip_height: int) -> dict[str, object]:
 
 
 def _name_encoding() -> str:
+    if not request.environ.get("QUERY_STRING"):
+        return "utf8"  # fast path: most lookups carry no query
     enc = request.args.get("name_encoding", "utf8")
     if enc not in ("utf8", "hex"):
         raise ParseError(ErrorCode.API_BAD_PARAM, "name_encoding must be 'utf8' or 'hex'", param="name_encoding")
@@ -151,7 +154,8 @@ def _parse_limit(raw: bytes | None) -> int:
 
 
 def _respond(body: dict[str, object]) -> Response:
-    return jsonify(body)
+    # stdlib json directly: the Flask provider adds nothing here and costs per request
+    return Response(json.dumps(body, separators=(",", ":"), ensure_ascii=False), mimetype="application/json")
 
 
 @blueprint.get("/v1/names/<path:name>")

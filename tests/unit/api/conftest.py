@@ -21,7 +21,9 @@ def reader() -> FakeReader:
 @pytest.fixture
 def make_client(reader: FakeReader) -> Callable[..., FlaskClient]:
     def _make(*, network: str = "regtest", now_s: float = NOW_S, config: ApiConfig | None = None, **kwargs: object) -> FlaskClient:
-        app = create_app(reader_factory=lambda: reader, network=network, now=lambda: now_s, config=config, **kwargs)  # type: ignore[arg-type]
+        # status_cache_s=0: tests change the fake reader's status between requests
+        cfg = config or ApiConfig(status_cache_s=0)
+        app = create_app(reader_factory=lambda: reader, network=network, now=lambda: now_s, config=cfg, **kwargs)  # type: ignore[arg-type]
         return app.test_client()
 
     return _make

@@ -152,3 +152,17 @@ def test_require_fresh_header_must_be_0_or_1(client: FlaskClient) -> None:
     resp = client.get("/v1/names", headers={"Waypost-Require-Fresh": "yes"})
     assert resp.status_code == 400 and resp.get_json(force=True)["code"] == "api.bad-param"
     assert client.get("/v1/names?max_age=1000000000001").status_code == 400
+
+
+def test_status_cache_reuses_status_within_ttl(reader: FakeReader, make_client: Client) -> None:
+    reader.add(make_record(b"d/x", b"", 150))
+    cached = make_client(config=ApiConfig(status_cache_s=3600))
+    reader.calls.clear()
+    for _ in range(3):
+        assert cached.get("/v1/names/d/x").status_code == 200
+    assert reader.calls.count("status") == 1
+    uncached = make_client(config=ApiConfig(status_cache_s=0))
+    reader.calls.clear()
+    for _ in range(3):
+        uncached.get("/v1/names/d/x")
+    assert reader.calls.count("status") == 3
