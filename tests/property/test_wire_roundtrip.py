@@ -111,12 +111,25 @@ def test_block_round_trip(header: wire.BlockHeader, tx_list: list[wire.Tx]) -> N
     assert wire.parse_block(wire.encode_block(block)) == block
 
 
+def _tiny_tx(i: int) -> wire.Tx:
+    txin = wire.TxIn(prevout=wire.OutPoint(txid=Txid(bytes(32)), vout=i), script_sig=b"", sequence=0)
+    return wire.Tx.create(version=1, inputs=[txin], outputs=[], locktime=i)
+
+
 @settings(max_examples=100)
-@given(st.lists(h32, min_size=1, max_size=40), st.data())
-def test_merkle_branch_and_partial_tree(leaves: list[bytes], data: st.DataObject) -> None:
-    index = data.draw(st.integers(0, len(leaves) - 1))
+@given(st.integers(1, 40), st.data())
+def test_merkle_branch_and_partial_tree(n: int, data: st.DataObject) -> None:
+    txs = tuple(_tiny_tx(i) for i in range(n))
+    leaves = [t.txid for t in txs]
+    index = data.draw(st.integers(0, n - 1))
     root = wire.merkle_root(leaves)
     assert wire.root_from_branch(leaves[index], wire.merkle_branch(leaves, index), index) == root
+    chosen = data.draw(st.sets(st.integers(0, n - 1), min_size=1))
+    header = wire.BlockHeader(version=1, prev_hash=BlockHash(bytes(32)), merkle_root=root, time_s=0, bits=0x207FFFFF, nonce=0)
+    block = wire.Block(header=header, auxpow=None, txs=txs)
+    mb = wire.build_merkle_block(block, [leaves[i] for i in chosen])
+    assert wire.parse_merkle_block(wire.encode_merkle_block(mb)) == mb
+    assert wire.verify_merkle_block(mb) == tuple(leaves[i] for i in sorted(chosen))
 
 
 _address_scripts = st.one_of(

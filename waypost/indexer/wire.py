@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from waypost.registry.errors import ChainError, ErrorCode, ParseError, VerificationError
+from waypost.registry.errors import ChainError, ErrorCode, NotFoundError, ParseError, VerificationError
 from waypost.registry.model import BlockHash, Txid, Wtxid
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "verify_auxpow",
     "verify_header_chain",
     "verify_merkle_block",
+    "build_merkle_block",
     "expected_chain_index",
     "coinbase_height",
     "hash_to_hex",
@@ -1060,6 +1061,56 @@ def encode_merkle_block(mb: MerkleBlock) -> bytes:
             encode_varint(len(mb.flags)),
             mb.flags,
         )
+    )
+
+
+def build_merkle_block(block: Block, txids: Collection[bytes]) -> MerkleBlock:
+    """Build the ``gettxoutproof`` answer for ``txids`` of ``block``
+    (bitcoin ``CPartialMerkleTree`` constructor, ``TraverseAndBuild``).
+
+    Raises:
+        NotFoundError: ``not-found`` when none of ``txids`` is in the block.
+    """
+    leaves = [t.txid for t in block.txs]
+    wanted = set(txids)
+    match = [t in wanted for t in leaves]
+    if not any(match):
+        raise NotFoundError(ErrorCode.NOT_FOUND, "none of the transactions is in the block")
+    total = len(leaves)
+    height = 0
+    while (total + (1 << height) - 1) >> height > 1:
+        height += 1
+    bits: list[bool] = []
+    hashes: list[bytes] = []
+
+    def node_hash(h: int, pos: int) -> bytes:
+        if h == 0:
+            return leaves[pos]
+        left = node_hash(h - 1, pos * 2)
+        right = node_hash(h - 1, pos * 2 + 1) if pos * 2 + 1 < (total + (1 << (h - 1)) - 1) >> (h - 1) else left
+        return sha256d(left + right)
+
+    def build(h: int, pos: int) -> None:
+        parent_of_match = any(match[pos << h : (pos + 1) << h])
+        bits.append(parent_of_match)
+        if h == 0 or not parent_of_match:
+            hashes.append(node_hash(h, pos))
+            return
+        build(h - 1, pos * 2)
+        if pos * 2 + 1 < (total + (1 << (h - 1)) - 1) >> (h - 1):
+            build(h - 1, pos * 2 + 1)
+
+    build(height, 0)
+    flags = bytearray((len(bits) + 7) // 8)
+    for i, bit in enumerate(bits):
+        if bit:
+            flags[i >> 3] |= 1 << (i & 7)
+    return MerkleBlock(
+        header=block.header,
+        auxpow=block.auxpow,
+        total_txs=total,
+        hashes=tuple(hashes),
+        flags=bytes(flags),
     )
 
 

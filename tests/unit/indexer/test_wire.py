@@ -129,6 +129,13 @@ def test_regtest_tx_and_proof(path: Path) -> None:
     assert wire.encode_merkle_block(mb).hex() == proof_hex
     assert wire.hash_to_hex(mb.header.hash) == doc["blockhash"]
     assert [wire.hash_to_hex(t) for t in wire.verify_merkle_block(mb)] == [doc["txid"]]
+    block_doc = load_json(REGTEST / _block_file(doc["blockhash"]))
+    block = wire.parse_block(bytes.fromhex(rpc(block_doc, "getblock", 0)))
+    assert wire.encode_merkle_block(wire.build_merkle_block(block, [wire.hex_to_hash(doc["txid"])])).hex() == proof_hex
+
+
+def _block_file(block_hash_hex: str) -> str:
+    return next(e["file"] for e in load_json(REGTEST / "blocks" / "index.json") if e["hash"] == block_hash_hex)
 
 
 def test_regtest_multi_tx_proofs() -> None:
@@ -142,6 +149,10 @@ def test_regtest_multi_tx_proofs() -> None:
             matched = [wire.hash_to_hex(t) for t in wire.verify_merkle_block(mb)]
             assert sorted(matched) == sorted(call["params"][0])
             assert mb.total_txs == len(entry["txids_in_block"])
+            # our builder gives namecoind's bytes
+            block = wire.parse_block(bytes.fromhex(rpc(load_json(REGTEST / _block_file(entry["hash"])), "getblock", 0)))
+            built = wire.build_merkle_block(block, [wire.hex_to_hash(t) for t in call["params"][0]])
+            assert wire.encode_merkle_block(built) == bytes.fromhex(call["result"])
             checked += 1
     assert checked >= 2 * len(entries)
 
