@@ -177,6 +177,12 @@ class ErrorCode(StrEnum):
     WEBHOOK_BAD_URL = "webhook.bad-url"
     WEBHOOK_BAD_SIGNATURE = "webhook.bad-signature"
     WEBHOOK_REPLAY = "webhook.replay"
+    WEBHOOK_BAD_SECRET = "webhook.bad-secret"
+    WEBHOOK_UNREACHABLE = "webhook.unreachable"  # delivery attempt failed (recorded, never raised to a client)
+    EVENT_BAD_ID = "event.bad-id"
+    EVENT_BAD_CHANGE = "event.bad-change"
+    SUBSCRIPTION_BAD = "subscription.bad"
+    SUBSCRIPTION_NOT_FOUND = "subscription.not-found"  # also for a wrong token (RFC 9110 §15.5.5)
 
 
 class WaypostError(Exception):
