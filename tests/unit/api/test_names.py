@@ -250,3 +250,10 @@ def test_meanings_match_recorded_name_show_and_history(slug: str) -> None:
     for rec, want in zip(records, hist, strict=True):
         got = record_json(rec, 162)
         assert {f: got[f] for f in fields} == {f: want.get(f) for f in fields}
+
+
+def test_leading_slash_name_via_hex(reader: FakeReader, client: FlaskClient) -> None:
+    reader.add(make_record(b"/odd", b"v", 150))
+    assert client.get("/v1/names//odd").status_code == 404  # not routable as text
+    resp = client.get(f"/v1/names/{b'/odd'.hex()}?name_encoding=hex")
+    assert resp.status_code == 200 and resp.get_json()["value"] == "v"
