@@ -959,14 +959,26 @@ def verify_pow(
     chain_id: int = 1,
     strict_chain_id: bool = True,
 ) -> None:
-    """namecoin-core ``CheckAuxPowProofOfWork``: plain blocks by their own hash, merge-mined
-    blocks by the AuxPoW (commitment + parent hash against ``header.bits``).
+    """namecoin-core ``CheckProofOfWork`` (block version): plain blocks by their own hash,
+    merge-mined blocks by the AuxPoW (commitment + parent hash against ``header.bits``).
+
+    Args:
+        header: the block header.
+        auxpow: its AuxPoW, None for a plain header.
+        chain_id: our AuxPoW chain id (Namecoin: 1).
+        strict_chain_id: ``fStrictChainId`` (mainnet/regtest True, testnet False): a
+            non-legacy block (version != 1) must carry ``chain_id``, and the parent must not.
 
     Raises:
-        VerificationError: ``auxpow.missing``, ``auxpow.unexpected``, ``wire.bad-pow``,
-            the AuxPoW codes of ``verify_auxpow``.
+        VerificationError: ``auxpow.bad-chain-id``, ``auxpow.missing``, ``auxpow.unexpected``,
+            ``wire.bad-pow``, the AuxPoW codes of ``verify_auxpow``.
         ParseError: ``wire.bad-bits``.
     """
+    # namecoin-core CheckProofOfWork: non-legacy blocks (nVersion != 1) carry our chain id
+    if strict_chain_id and header.version != 1 and header.chain_id != chain_id:
+        raise VerificationError(
+            ErrorCode.AUXPOW_BAD_CHAIN_ID, "block does not have our chain ID", got=header.chain_id
+        )
     if auxpow is None:
         if header.is_auxpow:
             raise VerificationError(ErrorCode.AUXPOW_MISSING, "no AuxPoW on a block with the AuxPoW version")
@@ -977,17 +989,24 @@ def verify_pow(
     verify_auxpow(header, auxpow, chain_id=chain_id, strict_chain_id=strict_chain_id)
 
 
-def verify_header_chain(headers: Sequence[BlockHeader]) -> None:
-    """Check prev-hash linkage and that every ``bits`` decodes to a sane, non-zero target.
+def verify_header_chain(headers: Sequence[BlockHeader], *, pow_limit_bits: int | None = None) -> None:
+    """Check prev-hash linkage and that every ``bits`` is a sane target.
+
+    Args:
+        headers: consecutive headers, oldest first.
+        pow_limit_bits: when given, no target may be easier than this one
+            (bitcoin ``CheckProofOfWork``: "nBits below minimum work").
 
     Raises:
         ChainError: ``wire.prev-mismatch`` when a header does not point at the one before.
-        ParseError: ``wire.bad-bits``.
+        ParseError: ``wire.bad-bits`` for a zero, negative, overflowing or too easy target.
     """
+    limit = bits_to_target(pow_limit_bits) if pow_limit_bits is not None else None
     prev: BlockHash | None = None
     for i, h in enumerate(headers):
-        if bits_to_target(h.bits) == 0:
-            raise ParseError(ErrorCode.WIRE_BAD_BITS, "zero target", index=i)
+        target = bits_to_target(h.bits)
+        if target == 0 or (limit is not None and target > limit):
+            raise ParseError(ErrorCode.WIRE_BAD_BITS, "target zero or above the PoW limit", index=i, bits=f"{h.bits:08x}")
         if prev is not None and h.prev_hash != prev:
             raise ChainError(
                 ErrorCode.WIRE_PREV_MISMATCH,

@@ -94,7 +94,10 @@ def test_regtest_header_chain_links() -> None:
     blocks = [load_json(p) for p in sorted((REGTEST / "blocks").glob("[0-9]*.json"))]
     active = [wire.parse_header(bytes.fromhex(rpc(d, "getblockheader", False)))[0] for d in blocks if d["in_active_chain"]]
     assert len(active) == 163
-    wire.verify_header_chain(active)
+    wire.verify_header_chain(active, pow_limit_bits=REGTEST_PARAMS.pow_limit_bits)
+    with pytest.raises(ParseError) as bits_exc:
+        wire.verify_header_chain(active[:3], pow_limit_bits=MAIN_PARAMS.pow_limit_bits)
+    assert bits_exc.value.code == ErrorCode.WIRE_BAD_BITS
     orphan_first = next(d for d in blocks if not d["in_active_chain"])
     bad = [*active[:157], wire.parse_header(bytes.fromhex(rpc(orphan_first, "getblockheader", False)))[0], *active[158:]]
     with pytest.raises(ChainError) as exc:
@@ -406,6 +409,24 @@ def test_auxpow_rules() -> None:
     hard = wire.BlockHeader(version=header.version, prev_hash=header.prev_hash, merkle_root=header.merkle_root, time_s=header.time_s, bits=0x03000001, nonce=header.nonce)
     with pytest.raises(WaypostError):
         wire.verify_auxpow(hard, auxpow, chain_id=1)
+
+
+def test_block_chain_id_rule() -> None:
+    # namecoin-core auxpow_tests auxpow_pow: version 1 (legacy) passes, version 2 (chain id 0)
+    # and a foreign chain id fail under fStrictChainId; testnet is lenient
+    genesis = load_json(next((REGTEST / "blocks").glob("0000-*.json")))
+    header, _ = wire.parse_header(bytes.fromhex(rpc(genesis, "getblockheader", False)))
+    assert header.version == 1
+    wire.verify_pow(header, None)
+    for version in (2, 0x00020004):
+        other = wire.BlockHeader(version=version, prev_hash=header.prev_hash, merkle_root=header.merkle_root, time_s=header.time_s, bits=header.bits, nonce=header.nonce)
+        with pytest.raises(VerificationError) as exc:
+            wire.verify_pow(other, None)
+        assert exc.value.code == ErrorCode.AUXPOW_BAD_CHAIN_ID
+        try:
+            wire.verify_pow(other, None, strict_chain_id=False)
+        except VerificationError as err:  # only PoW may fail once the chain id is not checked
+            assert err.code == ErrorCode.WIRE_BAD_POW
 
 
 def test_expected_chain_index_matches_namecoin_core() -> None:
