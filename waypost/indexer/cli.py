@@ -6,7 +6,6 @@ Errors surface as ``WaypostError`` (the router prints one line); signals stop cl
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import signal
 import threading
@@ -14,11 +13,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from waypost.indexer.follow import FollowOptions, Progress, follow_forever, network_of_chain, sync_once
 from waypost.indexer.rpc import RpcClient
 from waypost.indexer.store import BatchHook, open_store
 from waypost.registry.errors import ChainError, ErrorCode
+
+if TYPE_CHECKING:
+    from waypost.indexer.zmq_feed import ZmqFeed
 
 __all__ = ["add_arguments", "run", "main"]
 
@@ -63,8 +66,15 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(s, h)
 
 
-def run(args: argparse.Namespace, *, hooks: Sequence[BatchHook] = ()) -> int:
+def run(
+    args: argparse.Namespace, *, hooks: Sequence[BatchHook] = (), stop: threading.Event | None = None
+) -> int:
     """Run ``waypost index`` with parsed ``args``; returns the exit status.
+
+    Args:
+        args: the parsed options.
+        hooks: store hooks (log leaves, outbox) run inside each batch transaction.
+        stop: set it to end ``follow forever`` (signals set it too).
 
     Raises:
         ChainError: ``chain.network-mismatch`` when the node runs another chain.
@@ -86,7 +96,8 @@ def run(args: argparse.Namespace, *, hooks: Sequence[BatchHook] = ()) -> int:
             raise ChainError(ErrorCode.CHAIN_NETWORK_MISMATCH, f"unknown node chain {chain!r}", got=chain)
     options = FollowOptions(batch_blocks=max(1, int(args.batch_blocks)))
     store = open_store(args.db, network)
-    stop = threading.Event()
+    stop = stop or threading.Event()
+    feed: ZmqFeed | None = None
     try:
         with _stop_on_signals(stop):
             progress = Progress()
@@ -102,7 +113,10 @@ def run(args: argparse.Namespace, *, hooks: Sequence[BatchHook] = ()) -> int:
                     result.stopped,
                 )
                 return 0
-            wait = _zmq_waiter(args.zmq) if args.zmq else None
+            wait = None
+            if args.zmq:
+                feed = _zmq_feed(args.zmq)
+                wait = _zmq_waiter(feed)
             follow_forever(
                 store,
                 client_factory,
@@ -115,16 +129,25 @@ def run(args: argparse.Namespace, *, hooks: Sequence[BatchHook] = ()) -> int:
             )
             return 0
     finally:
+        if feed is not None:
+            feed.close()
         store.close()
 
 
-def _zmq_waiter(url: str) -> Callable[[float], bool]:
-    # imported only when --zmq is given, so the indexer runs without a ZMQ library
-    zmq_feed = importlib.import_module("waypost.indexer.zmq_feed")
-    feed = zmq_feed.ZmqFeed(url, ("hashblock", "sequence"))
+def _zmq_feed(url: str) -> ZmqFeed:
+    # imported only when --zmq is given, so --once runs need no ZMQ library at all
+    from waypost.indexer.zmq_feed import ZmqFeed
 
+    return ZmqFeed(url, ("hashblock", "sequence"))
+
+
+def _zmq_waiter(feed: ZmqFeed) -> Callable[[float], bool]:
     def wait(timeout_s: float) -> bool:
-        return feed.poll(timeout_s) is not None
+        # any hashblock/sequence message means "look at the node again"; drain the burst
+        got = feed.poll(timeout_s) is not None
+        while got and feed.poll(0.0) is not None:
+            pass
+        return got
 
     return wait
 

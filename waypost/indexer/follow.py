@@ -335,8 +335,13 @@ def follow_forever(
         if stop.is_set():
             break
         if wait_for_block is not None:
+            # ZMQ wakes us at once; still re-check the node now and then (a missed message,
+            # a node restart drops the subscription), and look at ``stop`` every slice.
+            deadline = time.monotonic() + opts.poll_interval_s * 15
             try:
-                wait_for_block(opts.poll_interval_s * 15)
+                while not stop.is_set() and time.monotonic() < deadline:
+                    if wait_for_block(0.25):
+                        break
             except UpstreamError as exc:
                 _log.warning("zmq unavailable, polling code=%s", exc.code)
                 stop.wait(opts.poll_interval_s)

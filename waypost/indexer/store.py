@@ -508,7 +508,8 @@ def open_reader(path: str | Path) -> NameIndexReader:
         raise
     if version == 0 or not network:
         conn.close()
-        raise StoreError(ErrorCode.STORE_CORRUPT, f"{path} is not an initialised Waypost index")
+        # an empty file: the indexer has not created its schema yet
+        raise StoreError(ErrorCode.STORE_IO, f"{path} is not initialised yet (start waypost index first)")
     return NameIndexReader(conn, network)
 
 
