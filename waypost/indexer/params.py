@@ -26,6 +26,10 @@ class NetworkParams:
     """Consensus and encoding constants of one network.
 
     ``genesis_hash`` is in wire order (use ``wire.hash_to_hex`` to print it).
+    ``legacy_blocks_before``: plain (non-AuxPoW, version 1) blocks are allowed below this
+    height (``nLegacyBlocksBefore``). ``historic_bugs``: ``(height, txid display hex, kind)``
+    of namecoin-core ``mapHistoricBugs``; kind is ``fully_ignore`` (name outputs not
+    interpreted), ``fully_apply`` or ``in_utxo``.
     """
 
     network: Network
@@ -40,10 +44,40 @@ class NetworkParams:
     default_rpc_port: int
     coinbase_maturity: int
     greedy_name_height: int
+    legacy_blocks_before: int = 0
+    historic_bugs: tuple[tuple[int, str, str], ...] = ()
 
 
 def _h(display_hex: str) -> BlockHash:
     return BlockHash(bytes.fromhex(display_hex)[::-1])
+
+
+# namecoin-core kernel/chainparams.cpp CMainParams: addBug(height, txid, type)
+_MAINNET_BUGS: tuple[tuple[int, str, str], ...] = (
+    # name outputs in non-Namecoin-version txs (NAME_NEW, NAME_FIRSTUPDATE): not interpreted
+    (98423, "bff3ed6873e5698b97bf0c28c29302b59588590b747787c7d1ef32decdabe0d1", "fully_ignore"),
+    (98424, "e9b211007e5cac471769212ca0f47bb066b81966a8e541d44acf0f8a1bd24976", "fully_ignore"),
+    (98425, "8aa2b0fc7d1033de28e0192526765a72e9df0c635f7305bdc57cb451ed01a4ca", "fully_ignore"),
+    # non-Namecoin txs with just NAME_NEWs
+    (98318, "0ae5e958ff05ad8e273222656d98d076097def6d36f781a627c584b859f4727b", "fully_ignore"),
+    (98321, "aca8ce46da1bbb9bb8e563880efcd9d6dd18342c446d6f0e3d4b964a990d1c27", "fully_ignore"),
+    (98424, "c29b0d9d478411462a8ac29946bf6fdeca358a77b4be15cd921567eb66852180", "fully_ignore"),
+    (98425, "221719b360f0c83fa5b1c26fb6b67c5e74e4e7c6aa3dce55025da6759f5f7060", "fully_ignore"),
+    (193518, "597370b632efb35d5ed554c634c7af44affa6066f2a87a88046532d4057b46f8", "fully_ignore"),
+    (195605, "0bb8c7807a9756aefe62c271770b313b31dee73151f515b1ac2066c50eaeeb91", "fully_ignore"),
+    (195639, "3181930765b970fc43cd31d53fc6fc1da9439a28257d9067c3b5912d23eab01c", "fully_ignore"),
+    (195639, "e815e7d774937d96a4b265ed4866b7e3dc8d9f2acb8563402e216aba6edd1e9e", "fully_ignore"),
+    (195639, "cdfe6eda068e09fe760a70bec201feb041b8c660d0e98cbc05c8aa4106eae6ab", "fully_ignore"),
+    (195641, "1e29e937b2a9e1f18af500371b8714157cf5ac7c95461913e08ce402de64ae75", "fully_ignore"),
+    (195648, "d44ed6c0fac251931465f9123ada8459ec954cc6c7b648a56c9326ff7b13f552", "fully_ignore"),
+    (197711, "dd77aea50a189935d0ef36a04856805cd74600a53193c539eb90c1e1c0f9ecac", "fully_ignore"),
+    (204151, "f31875dfaf94bd3a93cfbed0e22d405d1f2e49b4d0750cb13812adc5e57f1e47", "fully_ignore"),
+    # NAME_NEW and NAME_FIRSTUPDATE as inputs ("argument concatenation" bug): apply the update
+    (99381, "774d4c446cecfc40b1c02fdc5a13be6d2007233f9d91daefab6b3c2e70042f05", "fully_apply"),
+    # libcoin's name stealing bugs
+    (139872, "2f034f2499c136a2c5a922ca4be65c1292815c753bbb100a2a26d5ad532c3919", "in_utxo"),
+    (139936, "c3e76d5384139228221cce60250397d1b87adf7366086bc8d6b5e6eee03c55c7", "fully_ignore"),
+)
 
 
 _PARAMS = {
@@ -57,9 +91,11 @@ _PARAMS = {
         script_prefix=13,  # base58Prefixes[SCRIPT_ADDRESS] = 13 ('6')
         bech32_hrp="nc",
         strict_chain_id=True,  # fStrictChainId = true
-        default_rpc_port=8336,
+        default_rpc_port=8336,  # p2p 8334
         coinbase_maturity=100,
         greedy_name_height=212500,  # MinNameCoinAmount: 0.01 NMC from 212500
+        legacy_blocks_before=19200,  # consensus.nLegacyBlocksBefore = 19200
+        historic_bugs=_MAINNET_BUGS,
     ),
     Network.TESTNET: NetworkParams(
         network=Network.TESTNET,
