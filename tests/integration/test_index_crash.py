@@ -90,3 +90,32 @@ def test_sigkill_during_catch_up_resumes_to_clean_index(tmp_path: Path) -> None:
             reader.close()
     finally:
         node.stop()
+
+
+def test_sigterm_stops_cleanly_after_the_current_batch(tmp_path: Path) -> None:
+    node = ReplayNode("regtest")
+    gen = ChainGenerator(seed=22, txs_per_block=8, name_op_ratio=0.4)
+    n_blocks = 1500
+    node.set_active([node.add_block(b.raw, b.height, n_tx=b.n_tx) for b in gen.blocks(n_blocks)])
+    node.start()
+    try:
+        db = tmp_path / "term.db"
+        proc = _spawn(node, db)
+        deadline = time.monotonic() + 60
+        while _tip(db) < 0 and proc.poll() is None:
+            assert time.monotonic() < deadline
+            threading.Event().wait(0.005)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err.decode()
+        assert b"Traceback" not in err
+        tip = _tip(db)
+        assert 0 <= tip < n_blocks - 1, "SIGTERM arrived too late to test anything"
+        assert (tip + 1) % 20 == 0  # a batch boundary (--batch-blocks 20): nothing half-written
+        reader = open_reader(db)
+        try:
+            assert reader.fetch_status().tip_height == tip
+        finally:
+            reader.close()
+    finally:
+        node.stop()
