@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import example, given, settings
+from hypothesis import strategies as hs
 
 from tests.fakereader import FakeReader, make_record
 from tests.vectors import REGTEST, load_json
+from waypost.api.app import ApiConfig, create_app
 from waypost.api.names import record_json
 from waypost.indexer.view import NameRecord
 from waypost.registry.model import BlockHash, Txid
@@ -257,3 +260,28 @@ def test_leading_slash_name_via_hex(reader: FakeReader, client: FlaskClient) -> 
     assert client.get("/v1/names//odd").status_code == 404  # not routable as text
     resp = client.get(f"/v1/names/{b'/odd'.hex()}?name_encoding=hex")
     assert resp.status_code == 200 and resp.get_json()["value"] == "v"
+
+_PROP_READER = FakeReader()
+for _n in (b"d/x", "d/ü".encode(), b"d/\xff", b"a/b/history"):
+    _PROP_READER.add(make_record(_n, b"v", 150))
+
+
+@settings(max_examples=150, deadline=None)
+@example(raw=b"a/b/history", history=False, hexed=False)
+@example(raw=b"d/\xff", history=False, hexed=True)
+@example(raw="d/ü".encode(), history=True, hexed=False)
+@given(raw=hs.binary(min_size=1, max_size=300), history=hs.booleans(), hexed=hs.booleans())
+def test_any_path_bytes_never_500(raw: bytes, history: bool, hexed: bool) -> None:
+    """Whatever bytes a real server puts into PATH_INFO: 200/400/404/422, and the right name."""
+    client = create_app(reader_factory=lambda: _PROP_READER, network="regtest", config=ApiConfig(status_cache_s=0)).test_client()
+    segment = raw.hex().encode() if hexed else raw
+    path = b"/v1/names/" + segment + (b"/history" if history else b"")
+    resp = client.get("/", environ_overrides={"PATH_INFO": path.decode("latin-1"), "QUERY_STRING": "name_encoding=hex" if hexed else ""})
+    assert resp.status_code in (200, 400, 404, 422), resp.get_data(as_text=True)
+    if resp.status_code == 200:
+        body = resp.get_json()
+        # a text path ending in "/history" is always the history route of what precedes it
+        routed_history = history or (not hexed and raw.endswith(b"/history"))
+        expected = raw[: -len(b"/history")] if routed_history and not history else raw
+        assert ("history" in body) == routed_history
+        assert bytes.fromhex(body["name_hex"]) == expected
