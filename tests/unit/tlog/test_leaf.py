@@ -68,3 +68,12 @@ def test_non_canonical_rejected() -> None:
     data = bytearray(_leaf().encode())
     with pytest.raises(ParseError):
         LogLeaf.parse(bytes(data) + b"\x00")
+
+
+def test_address_key_matches_registry() -> None:
+    from waypost.registry.address import address_key as registry_key
+    from waypost.registry.address import format_address, parse_address
+
+    for text in ("alice@id.bit", "bob@example.bit", "carol@example.com"):
+        addr = parse_address(text)
+        assert address_key(format_address(addr)) == registry_key(addr)
