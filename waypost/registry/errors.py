@@ -172,6 +172,14 @@ class ErrorCode(StrEnum):
     WITNESS_UNKNOWN_LOG = "witness.unknown-log"
     MAP_BAD_PROOF = "map.bad-proof"
 
+    # --- resolve, proof bundles (resolve/) ---------------------------------------
+    BUNDLE_BAD = "bundle.bad"  # malformed bundle encoding
+    BUNDLE_WRONG_ADDRESS = "bundle.wrong-address"  # the leaf is another address's
+    BUNDLE_BAD_SPV = "bundle.bad-spv"  # tx, name output, value hash or merkle branch do not match
+    BUNDLE_WEAK_HEADER = "bundle.weak-header"  # header target easier than the network's PoW limit
+    BUNDLE_HEADER_MISMATCH = "bundle.header-mismatch"  # not the header the client holds at that height
+    BUNDLE_MISSING_SPV = "bundle.missing-spv"  # a Namecoin leaf without its SPV proof
+
     # --- notifications (notify/) ------------------------------------------------
     WEBHOOK_SSRF = "webhook.ssrf"
     WEBHOOK_BAD_URL = "webhook.bad-url"

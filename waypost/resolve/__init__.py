@@ -1,0 +1,1 @@
+"""Resolve: name operations -> verified address states, log leaves, proof bundles, HTTP answers."""
