@@ -123,6 +123,7 @@ class OutPoint:
 
     @property
     def is_null(self) -> bool:
+        """The coinbase outpoint (bitcoin ``COutPoint::IsNull``)."""
         return self.vout == COINBASE_VOUT and self.txid == NULL_HASH
 
 
@@ -798,10 +799,10 @@ def merkle_root(hashes: Sequence[bytes]) -> bytes:
 
 
 def merkle_branch(hashes: Sequence[bytes], index: int) -> tuple[bytes, ...]:
-    """Sibling hashes from leaf ``index`` up to the root.
+    """Sibling hashes from leaf ``index`` up to the root (fold with ``root_from_branch``).
 
     Raises:
-        ValueError is never raised; an out-of-range index gives ``ParseError`` ``wire.bad-tx``.
+        ParseError: ``wire.bad-tx`` when ``index`` is not a leaf position.
     """
     if not 0 <= index < len(hashes):
         raise ParseError(ErrorCode.WIRE_BAD_TX, "leaf index out of range", got=index, size=len(hashes))
