@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from waypost.registry.errors import ErrorCode, ParseError, VerificationError
 
@@ -59,9 +60,11 @@ def map_value_hash(leaf_index: int, leaf_hash: bytes) -> bytes:
     return _sha256(b"\x13" + struct.pack(">Q", leaf_index) + leaf_hash).digest()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MapNode:
-    """A stored position: inner (``key``/``value_hash`` None) or a leaf."""
+class MapNode(NamedTuple):
+    """A stored position: inner (``key``/``value_hash`` None) or a leaf.
+
+    A ``NamedTuple`` (immutable) rather than a dataclass: bulk reads build many of them.
+    """
 
     hash: bytes
     key: bytes | None = None
@@ -104,6 +107,9 @@ def _check_key(key: bytes) -> int:
 
 # overlay entry: [hash or None (dirty), key or None (inner), value_hash or None]
 _Entry = tuple[bytes | None, bytes | None, bytes | None]
+# a batch group: key range [lo, hi), an existing leaf moving down (int, key, value) or None,
+# and whether storage is known to be empty below this position
+_Group = tuple[int, int, tuple[int, bytes, bytes] | None, bool]
 
 
 def apply_map_updates(reader: MapNodeReader, updates: Iterable[tuple[bytes, bytes]]) -> MapDelta:
@@ -122,39 +128,47 @@ def apply_map_updates(reader: MapNodeReader, updates: Iterable[tuple[bytes, byte
         if len(value) != 32:
             raise ParseError(ErrorCode.MAP_BAD_PROOF, "map value must be 32 bytes")
         pending[key] = value
+    # Keys sorted (bytes order = integer order for 32-byte keys); a group is a range of them,
+    # plus at most one existing leaf that has to move down ("extra").
+    keys = sorted(pending)
+    ints = [int.from_bytes(k, "big") for k in keys]
+    vals = [pending[k] for k in keys]
     ov: dict[tuple[int, int], _Entry] = {}
-    # groups: path at the current depth -> (keys with their values, position known empty in storage)
-    groups: dict[int, tuple[list[tuple[int, bytes, bytes]], bool]] = {}
-    if pending:
-        groups[0] = ([(int.from_bytes(k, "big"), k, v) for k, v in pending.items()], False)
+    groups: dict[int, _Group] = {0: (0, len(keys), None, False)} if keys else {}
     depth = 0
     while groups:
-        to_read = [p for p, (_, fresh) in groups.items() if not fresh]
+        to_read = [p for p, g in groups.items() if not g[3]]
         stored = reader.get_map_nodes(depth, to_read) if to_read else {}
-        next_groups: dict[int, tuple[list[tuple[int, bytes, bytes]], bool]] = {}
-        for path, (items, fresh) in groups.items():
+        next_groups: dict[int, _Group] = {}
+        shift = KEY_BITS - depth - 1
+        for path, (lo, hi, extra, fresh) in groups.items():
             node = None if fresh else stored.get(path)
+            stored_inner = False
             if node is not None and node.key is not None:
-                # an existing leaf joins the group unless one of the updates replaces it
-                if all(k != node.key for _, k, _ in items):
-                    assert node.value_hash is not None
-                    items = items + [(int.from_bytes(node.key, "big"), node.key, node.value_hash)]
-                child_fresh = True
+                nk = node.key
+                i = bisect_left(keys, nk, lo, hi)
+                if (i >= hi or keys[i] != nk) and node.value_hash is not None:
+                    extra = (int.from_bytes(nk, "big"), nk, node.value_hash)
+                child_fresh = True  # nothing is stored below a leaf
             else:
+                stored_inner = node is not None
                 child_fresh = fresh or node is None
-            if len(items) == 1 and (node is None or node.key is not None):
-                _, k, v = items[0]
-                ov[(depth, path)] = (None, k, v)
+            if hi - lo + (extra is not None) == 1 and not stored_inner:
+                ov[(depth, path)] = (None, extra[1], extra[2]) if extra is not None else (None, keys[lo], vals[lo])
                 continue
             ov[(depth, path)] = (None, None, None)
-            shift = KEY_BITS - depth - 1
-            for item in items:
-                child = (path << 1) | ((item[0] >> shift) & 1)
-                entry = next_groups.get(child)
-                if entry is None:
-                    next_groups[child] = ([item], child_fresh)
+            left, right = path << 1, (path << 1) | 1
+            mid = bisect_left(ints, right << shift, lo, hi)
+            left_extra = right_extra = None
+            if extra is not None:
+                if (extra[0] >> shift) & 1:
+                    right_extra = extra
                 else:
-                    entry[0].append(item)
+                    left_extra = extra
+            if mid > lo or left_extra is not None:
+                next_groups[left] = (lo, mid, left_extra, child_fresh)
+            if hi > mid or right_extra is not None:
+                next_groups[right] = (mid, hi, right_extra, child_fresh)
         groups = next_groups
         depth += 1
 
