@@ -1,0 +1,156 @@
+"""Read side of the resolver (shell): proof bundles, identity states and headers from the database.
+
+One ``ResolveReader`` per thread; each answer is built inside one read snapshot so the
+checkpoint, proofs and SPV rows agree.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from waypost.indexer.params import Network, name_expiration_depth
+from waypost.indexer.store import NameIndexReader
+from waypost.registry.errors import ErrorCode, NotFoundError, StoreError
+from waypost.registry.keys import IdentityState, Verdict
+
+from waypost.tlog import store as tstore
+from waypost.tlog.leaf import LogLeaf, NamecoinSource, address_key
+from waypost.resolve import pipeline, spv
+from waypost.resolve.bundle import ProofBundle, SpvProof, leaf_address_for
+
+__all__ = ["ResolveReader", "AddressView", "MAX_HEADERS"]
+
+MAX_HEADERS = 2000  # /v1/headers page cap (Electrum serves 2016 per chunk)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddressView:
+    """One address as the server sees it: its latest leaf, value, identity state and bundle."""
+
+    address: str
+    leaf_address: str
+    bundle: ProofBundle
+    leaf: LogLeaf | None
+    value: bytes | None
+    state: IdentityState | None
+    verdicts: tuple[Verdict, ...]
+    tip_height: int
+    expires_at_height: int | None
+
+
+class ResolveReader:
+    """Bundles and states for the API (read-only connection)."""
+
+    def __init__(self, conn: sqlite3.Connection, network: str, *, expiring_window: int | None = None) -> None:
+        self.conn = conn
+        self.network = Network(network)
+        self.names = NameIndexReader(conn, network)
+        self.log = tstore.LogReader(conn)
+        self._expiring_window = expiring_window
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction (consistent view across several reads)."""
+        own = not self.conn.in_transaction
+        try:
+            if own:
+                self.conn.execute("BEGIN")
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(ErrorCode.STORE_IO, f"resolve read: {exc}") from exc
+        finally:
+            if own and self.conn.in_transaction:
+                self.conn.execute("COMMIT")
+
+    def bundle(self, address: str, *, since_size: int | None = None) -> tuple[ProofBundle, LogLeaf | None]:
+        """The proof bundle for ``address`` (membership of its latest leaf, or absence).
+
+        Raises:
+            NotFoundError: ``NOT_FOUND`` when no checkpoint has been signed yet.
+            StoreError: the log and its latest checkpoint disagree.
+        """
+        note = self.log.latest_checkpoint()
+        if note is None:
+            raise NotFoundError(ErrorCode.NOT_FOUND, "the log has no checkpoint yet")
+        state = self.log.state()
+        leaf_addr = leaf_address_for(address)
+        key = bytes(address_key(leaf_addr))
+        mp = self.log.map_proof(key)
+        latest = self.log.latest_leaf(key)
+        consistency: tuple[bytes, ...] = ()
+        if since_size is not None and 0 < since_size <= state.size:
+            consistency = self.log.consistency_proof(since_size, state.size)
+        elif since_size is not None:
+            since_size = None
+        if latest is None:
+            return ProofBundle(checkpoint=note, leaf=None, leaf_index=None, inclusion=(), map_proof=mp,
+                               since_size=since_size, consistency=consistency), None
+        idx, _ = latest
+        data = self.log.leaf(idx)
+        leaf = LogLeaf.parse(data)
+        spv_proof: SpvProof | None = None
+        if isinstance(leaf.source, NamecoinSource) and leaf.verdict != pipeline.VERDICT_REORG_REMOVED:
+            row = spv.fetch_tx(self.conn, leaf.source.txid, leaf.source.height)
+            if row is not None:
+                spv_proof = SpvProof(height=row.height, header=row.header, tx=row.tx, tx_index=row.tx_index,
+                                     branch=row.branch)
+        return (
+            ProofBundle(
+                checkpoint=note,
+                leaf=data,
+                leaf_index=idx,
+                inclusion=self.log.inclusion_proof(idx, state.size),
+                map_proof=mp,
+                spv=spv_proof,
+                since_size=since_size,
+                consistency=consistency,
+            ),
+            leaf,
+        )
+
+    def view(self, address: str, *, since_size: int | None = None) -> AddressView:
+        """Bundle plus the server-side validation of the address's whole history."""
+        with self.snapshot():
+            b, leaf = self.bundle(address, since_size=since_size)
+            tip = self.names.fetch_tip()
+            tip_height = -1 if tip is None else tip[0]
+            leaf_addr = leaf_address_for(address)
+            name = pipeline.name_of_address(leaf_addr)
+            value: bytes | None = None
+            state: IdentityState | None = None
+            verdicts: tuple[Verdict, ...] = ()
+            expires: int | None = None
+            if name is not None:
+                history = list(self.names.fetch_history(name))
+                if history:
+                    depth = name_expiration_depth(self.network, max(tip_height, 0))
+                    window = self._expiring_window if self._expiring_window is not None else max(1, depth // 36)
+                    state, verdicts = pipeline.identity_of(
+                        leaf_addr, history, tip_height=tip_height, expiration_depth=depth, expiring_window=window
+                    )
+                    value = history[-1].value
+                    expires = history[-1].expires_at_height
+        return AddressView(
+            address=address,
+            leaf_address=leaf_addr,
+            bundle=b,
+            leaf=leaf,
+            value=value,
+            state=state,
+            verdicts=verdicts,
+            tip_height=tip_height,
+            expires_at_height=expires,
+        )
+
+    def headers(self, start: int, count: int) -> list[tuple[int, bytes]]:
+        """Stored full headers from ``start`` (at most ``MAX_HEADERS``)."""
+        return spv.fetch_headers(self.conn, start, min(count, MAX_HEADERS))
+
+    def map_root(self) -> bytes:
+        """Current state-map root (tests)."""
+        return self.log.map_root()
+
+
