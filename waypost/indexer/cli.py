@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--zmq", default=None, metavar="tcp://HOST:PORT", help="namecoind ZMQ hashblock/sequence")
     parser.add_argument("--once", action="store_true", help="catch up to the node's tip (with reorgs) and exit")
+    parser.add_argument("--log-key", type=Path, default=None, help="log signing key (default: <db>.logkey, created)")
+    parser.add_argument("--log-origin", default=None, help="log origin line (default: waypost.localhost/<network>)")
+    parser.add_argument("--no-log", action="store_true", help="index names only: no transparency log, SPV data or outbox")
     parser.add_argument("--batch-blocks", type=int, default=500, help=argparse.SUPPRESS)
     parser.add_argument("--rpc-timeout", type=float, default=30.0, help=argparse.SUPPRESS)
 
@@ -96,6 +99,13 @@ def run(
             raise ChainError(ErrorCode.CHAIN_NETWORK_MISMATCH, f"unknown node chain {chain!r}", got=chain)
     options = FollowOptions(batch_blocks=max(1, int(args.batch_blocks)))
     store = open_store(args.db, network)
+    if not hooks and not getattr(args, "no_log", False):
+        # the resolver (log leaves, SPV data, checkpoints) and the notification outbox, on by default
+        from waypost.resolve.hook import default_hooks
+
+        hooks = default_hooks(
+            db=args.db, network=network, log_key=getattr(args, "log_key", None), origin=getattr(args, "log_origin", None)
+        )
     stop = stop or threading.Event()
     feed: ZmqFeed | None = None
     try:

@@ -107,6 +107,8 @@ class BatchResult:
     tip_hash: BlockHash | None
     state_root: bytes
     network: str
+    # the connected blocks with their heights, oldest first (SPV data for the resolver)
+    blocks: tuple[tuple[int, Block], ...] = ()
 
 
 # A hook runs inside the batch transaction, after the name rows are written, and may
@@ -380,6 +382,7 @@ class Store(NameIndexReader):
                 tip_hash=None if tip is None else tip[1],
                 state_root=st.GENESIS_STATE_ROOT if tip is None else tip[2],
                 network=self.network,
+                blocks=tuple((height, block) for block, height in connected),
             )
             for hook in hooks:
                 hook(self.conn, result)
