@@ -149,9 +149,9 @@ class TxOut:
 class Tx:
     """A transaction with its txid (no-witness hash) and wtxid, both in wire order.
 
-    Parsed transactions decode ``inputs``/``outputs`` lazily on first access (the bytes
-    were fully validated when parsed): an indexer that only looks at name transactions
-    never builds the input/output objects of the others. This is why ``Tx`` has no
+    Parsed transactions decode ``inputs``/``outputs`` (and hash a segwit ``wtxid``)
+    lazily on first access; the bytes were fully validated when parsed. An indexer that
+    only looks at name transactions never builds the input/output objects of the others. This is why ``Tx`` has no
     ``__slots__``; it is still frozen and compares/hashes by its fields like any value.
     """
 
@@ -182,7 +182,7 @@ class Tx:
             wtxid = Wtxid(txid)
         return cls(version=version, inputs=ins, outputs=outs, locktime=locktime, txid=txid, wtxid=wtxid)
 
-    def __getattr__(self, name: str) -> tuple[TxIn, ...] | tuple[TxOut, ...]:
+    def __getattr__(self, name: str) -> tuple[TxIn, ...] | tuple[TxOut, ...] | Wtxid:
         # Only reached for the lazily decoded fields of a parsed Tx (never for set fields).
         state = self.__dict__
         if "_raw" not in state:
@@ -194,6 +194,9 @@ class Tx:
         if name == "inputs":
             inputs = state["inputs"] = _decode_inputs(state["_raw"], witness_at)
             return inputs
+        if name == "wtxid":
+            wtxid = state["wtxid"] = Wtxid(sha256d(state["_raw"]))
+            return wtxid
         raise AttributeError(name)
 
     def __getstate__(self) -> dict[str, object]:
@@ -506,20 +509,27 @@ def _parse_tx_at(buf: bytes, pos: int) -> tuple[Tx, int]:
     """
     end, body_start, outputs_at, body_end = _skim_tx(buf, pos)
     raw = buf[pos:end]
-    if body_start:
-        txid = _sha256(_sha256(raw[:4] + buf[body_start:body_end] + raw[-4:]).digest()).digest()
-        wtxid = _sha256(_sha256(raw).digest()).digest()
-    else:
-        txid = wtxid = _sha256(_sha256(raw).digest()).digest()
     tx = _new_object(Tx)
-    tx.__dict__.update(
-        version=_U32.unpack_from(raw)[0],
-        locktime=_U32.unpack_from(raw, len(raw) - 4)[0],
-        txid=txid,
-        wtxid=wtxid,
-        _raw=raw,
-        _at=(outputs_at - pos, body_end - pos),
-    )
+    if body_start:
+        # segwit: the wtxid (hash of everything) is computed on first access
+        txid = _sha256(_sha256(raw[:4] + buf[body_start:body_end] + raw[-4:]).digest()).digest()
+        tx.__dict__.update(
+            version=_U32.unpack_from(raw)[0],
+            locktime=_U32.unpack_from(raw, len(raw) - 4)[0],
+            txid=txid,
+            _raw=raw,
+            _at=(outputs_at - pos, body_end - pos),
+        )
+    else:
+        txid = _sha256(_sha256(raw).digest()).digest()
+        tx.__dict__.update(
+            version=_U32.unpack_from(raw)[0],
+            locktime=_U32.unpack_from(raw, len(raw) - 4)[0],
+            txid=txid,
+            wtxid=txid,
+            _raw=raw,
+            _at=(outputs_at - pos, body_end - pos),
+        )
     return tx, end
 
 
