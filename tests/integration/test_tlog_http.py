@@ -119,6 +119,9 @@ def test_endpoints(log: _Log) -> None:
         ("/tile/0/1", 400),
         ("/tile/0/000", 404),
         ("/tile/0/000.p/11", 404),
+        ("/tile/0/" + "x999/" * 9 + "000", 404),
+        ("/tile/entries/" + "x999/" * 9 + "000", 404),
+        ("/tile/\u00b2/000", 400),
     ],
 )
 def test_bad_requests_are_problems(log: _Log, url: str, status: int) -> None:

@@ -8,6 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests import merkle_reference as ref
 from waypost.registry import merkle
@@ -170,3 +172,26 @@ def test_signer_key_file(tmp_path: Path) -> None:
     assert note.parse_vkey((tmp_path / "log.key.vkey").read_text()) == s1.verifier
     with pytest.raises(ValidationError):
         store.load_or_create_signer(path, "other.origin")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=6), st.integers(1, 25))
+def test_random_batches_match_reference(tmp_path: Path, batches: list[int], addresses: int) -> None:
+    c = sqlite3.connect(":memory:", isolation_level=None)
+    store.ensure_schema(c)
+    leaves: list[LogLeaf] = []
+    for k in batches:
+        new = [_leaf(len(leaves) + j, who=(len(leaves) + j) % addresses) for j in range(k)]
+        _append(c, new)
+        leaves += new
+    reader = store.LogReader(c)
+    data = [leaf.encode() for leaf in leaves]
+    assert reader.root() == ref.mth(data)
+    n = len(data)
+    assert list(reader.inclusion_proof(n - 1, n)) == ref.path(n - 1, data)
+    assert list(reader.consistency_proof(batches[0], n)) == ref.proof(batches[0], data)
+    for who in range(min(addresses, n)):
+        key = address_key(f"user{who}@example.bit")
+        last = max(i for i in range(n) if i % addresses == who)
+        assert reader.latest_leaf(key) == (last, merkle.leaf_hash(data[last]))
+        smt.verify_map_proof(reader.map_root(), key, smt.map_value_hash(last, merkle.leaf_hash(data[last])), reader.map_proof(key))

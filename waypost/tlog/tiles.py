@@ -28,7 +28,7 @@ TILE_HEIGHT = 8  # c2sp.org/tlog-tiles: tiles are 8 levels high
 TILE_WIDTH = 256  # ... and 2**8 hashes wide
 _MAX_LEVEL = 63
 _ENTRY_MAX = 0xFFFF  # uint16 length prefix
-_GROUP = re.compile(r"^(?:x\d{3}/)*\d{3}$")
+_GROUP = re.compile(r"^(?:x[0-9]{3}/)*[0-9]{3}\Z")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,7 +68,7 @@ def parse_tile_path(path: str) -> TilePath:
     width = TILE_WIDTH
     if ".p/" in rest:
         rest, _, w = rest.partition(".p/")
-        if not w.isdigit() or w != str(int(w)) or not 1 <= int(w) < TILE_WIDTH:
+        if not w.isascii() or not w.isdigit() or w != str(int(w)) or not 1 <= int(w) < TILE_WIDTH:
             raise ParseError(ErrorCode.BAD_REQUEST, "bad partial tile width")
         width = int(w)
     if not _GROUP.match(rest):
@@ -78,7 +78,7 @@ def parse_tile_path(path: str) -> TilePath:
         raise ParseError(ErrorCode.BAD_REQUEST, "non-canonical tile index")
     if level_text == "entries":
         return TilePath(level=None, index=index, width=width)
-    if not level_text.isdigit() or level_text != str(int(level_text)) or int(level_text) > _MAX_LEVEL:
+    if not level_text.isascii() or not level_text.isdigit() or level_text != str(int(level_text)) or int(level_text) > _MAX_LEVEL:
         raise ParseError(ErrorCode.BAD_REQUEST, "bad tile level")
     return TilePath(level=int(level_text), index=index, width=width)
 

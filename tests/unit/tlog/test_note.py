@@ -189,6 +189,18 @@ def test_split_view_detected_with_evidence() -> None:
     n.verify_evidence(e.value.fields["evidence"], [LOG.verifier])
 
 
+def test_split_view_of_different_sizes() -> None:
+    h = _tree(12)
+    other = h[:4] + _tree(40)[30:36]  # size 10, diverges after leaf 4
+    proof = merkle.consistency_proof(h, 10, 12)  # what an honest server of view A would serve
+    with pytest.raises(VerificationError) as e:
+        n.check_split_view(_signed(other, 10), _signed(h, 12), proof)
+    assert e.value.code == ErrorCode.CHECKPOINT_SPLIT_VIEW
+    ev = e.value.fields["evidence"]
+    assert ev.old_note == _signed(other, 10).note
+    n.verify_evidence(ev, [LOG.verifier])
+
+
 def test_evidence_of_honest_log_is_rejected() -> None:
     h = _tree(10)
     ev = n.Evidence(

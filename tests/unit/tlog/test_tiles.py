@@ -25,7 +25,7 @@ def test_paths_round_trip(level: int | None, index: int, width: int, path: str) 
 
 @pytest.mark.parametrize(
     "path",
-    ["tile/0/1", "tile/0/x000/001", "tile/0/001.p/0", "tile/0/001.p/256", "tile/64/000", "tile/01/000", "tiles/0/000", "tile/0/001.p/07", "tile/x/000"],
+    ["tile/0/1", "tile/0/x000/001", "tile/0/001.p/0", "tile/0/001.p/256", "tile/64/000", "tile/01/000", "tiles/0/000", "tile/0/001.p/07", "tile/x/000", "tile/\u00b2/000", "tile/0/\u0663\u0663\u0663", "tile/0/001.p/\u0663", "tile/0/000\n"],
 )
 def test_bad_paths(path: str) -> None:
     with pytest.raises(ParseError) as e:
