@@ -97,6 +97,31 @@ def _wait_ready(port: int, path: str, deadline_s: float, method: str = "GET", bo
             time.sleep(0.1)
 
 
+def _proc_tree_cpu_s(root_pid: int) -> float:
+    """utime+stime of ``root_pid`` and its children (Linux /proc), in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree = {root_pid}
+    changed = True
+    while changed:
+        changed = False
+        for pid, ppid in parents.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                changed = True
+    return sum(cpu.get(pid, 0.0) for pid in tree)
+
+
 @dataclass
 class RunResult:
     label: str
@@ -104,6 +129,11 @@ class RunResult:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    server_cpu_s: float = 0.0
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.server_cpu_s / self.count * 1e6 if self.count else float("nan")
 
     @property
     def rps(self) -> float:
@@ -116,15 +146,16 @@ class RunResult:
         return data[min(len(data) - 1, int(p / 100 * len(data)))]
 
     def line(self) -> str:
-        return (f"{self.label:<34} {self.rps:9.0f} req/s  p50 {self.pct(50):6.2f} ms  p99 {self.pct(99):7.2f} ms"
-                f"  ({self.count} req, {self.errors} errors, {self.seconds:.1f} s)")
+        return (f"{self.label:<34} {self.rps:7.0f} req/s  p50 {self.pct(50):7.2f} ms  p99 {self.pct(99):8.2f} ms"
+                f"  server CPU {self.cpu_us_per_request:5.0f} us/req  ({self.count} req, {self.errors} errors,"
+                f" {self.seconds:.1f} s)")
 
 
 RequestFn = Callable[[http.client.HTTPConnection, int], bool]
 
 
 def run_load(label: str, port: int, make_request: RequestFn, *, threads: int, seconds: float,
-             max_requests: int, rate: float | None = None) -> RunResult:
+             max_requests: int, rate: float | None = None, server_pid: int | None = None) -> RunResult:
     """Closed loop (rate None) or fixed rate (each thread sends on its own schedule).
 
     Fixed-rate latency is measured from the scheduled send time, so a stalled server is
@@ -166,13 +197,15 @@ def run_load(label: str, port: int, make_request: RequestFn, *, threads: int, se
     ts = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(threads)]
     for t in ts:
         t.start()
+    cpu_before = _proc_tree_cpu_s(server_pid) if server_pid else 0.0
     start_barrier.wait()
     began = time.monotonic()
     for t in ts:
         t.join(timeout=seconds + 60)
     elapsed = time.monotonic() - began
+    cpu = _proc_tree_cpu_s(server_pid) - cpu_before if server_pid else 0.0
     flat = [x for per in lats for x in per]
-    return RunResult(label, len(flat), sum(errors), elapsed, flat)
+    return RunResult(label, len(flat), sum(errors), elapsed, flat, cpu)
 
 
 def api_request(names: list[bytes]) -> RequestFn:
@@ -224,6 +257,20 @@ node.stop()
 """
 
 
+_FLOOR_APP = r"""
+import json
+from flask import Flask, Response
+app = Flask("floor")
+BODY = json.dumps({"name": "d/bench", "value": "x" * 300, "expires_in": 5, "freshness": {"tip_height": 1}})
+@app.get("/v1/names/<path:name>")
+def show(name):
+    return Response(BODY, mimetype="application/json")
+@app.get("/x")
+def ready():
+    return "ok"
+"""
+
+
 def start_simulator(tmp: Path, n: int) -> tuple[subprocess.Popen[str], int, str] | None:
     try:
         import waypost.regtest.node  # noqa: F401
@@ -250,6 +297,7 @@ def main() -> int:
     ap.add_argument("--max-requests", type=int, default=200_000, help="bound per run")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--server-threads", type=int, default=4, help="gthread threads per gunicorn worker")
+    ap.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread")
     args = ap.parse_args()
 
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the run "
@@ -267,7 +315,8 @@ def main() -> int:
         port = _free_port()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         api = subprocess.Popen([sys.executable, "-m", "waypost.cli", "serve", "--db", str(db), "--port", str(port),
-                                "--workers", str(args.workers), "--threads", str(args.server_threads)], env=env)
+                                "--workers", str(args.workers), "--threads", str(args.server_threads),
+                                "--worker-class", args.worker_class], env=env)
         sim = None
         results: list[RunResult] = []
         try:
@@ -275,14 +324,33 @@ def main() -> int:
             req = api_request(name_list)
             run_load("warm-up", port, req, threads=args.threads, seconds=1.0, max_requests=5000)
             results.append(run_load(f"API gunicorn x{args.workers}, max", port, req, threads=args.threads,
-                                    seconds=args.seconds, max_requests=args.max_requests))
+                                    seconds=args.seconds, max_requests=args.max_requests, server_pid=api.pid))
             results.append(run_load(f"API gunicorn x{args.workers}, {args.rate:.0f}/s", port, req, threads=args.threads,
-                                    seconds=args.seconds, max_requests=args.max_requests, rate=args.rate))
+                                    seconds=args.seconds, max_requests=args.max_requests, rate=args.rate,
+                                    server_pid=api.pid))
             print(results[-2].line())
             print(results[-1].line())
         finally:
             api.send_signal(signal.SIGTERM)
             api.wait(timeout=30)
+
+        # Floor of the stack: a Flask app answering a constant JSON body of the same size under the
+        # same gunicorn settings, so the figures above can be read against what the machine allows.
+        (tmp / "floorapp.py").write_text(_FLOOR_APP)
+        fport = _free_port()
+        floor = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-k", args.worker_class,
+                                  "--threads", str(args.server_threads), "-b", f"127.0.0.1:{fport}", "floorapp:app"],
+                                 env={**env, "PYTHONPATH": str(tmp)}, stderr=subprocess.DEVNULL)
+        try:
+            _wait_ready(fport, "/x", 30)
+            freq = api_request(name_list)
+            run_load("warm-up", fport, freq, threads=args.threads, seconds=1.0, max_requests=5000)
+            results.append(run_load("floor: Flask constant JSON, max", fport, freq, threads=args.threads,
+                                    seconds=args.seconds, max_requests=args.max_requests, server_pid=floor.pid))
+            print(results[-1].line())
+        finally:
+            floor.send_signal(signal.SIGTERM)
+            floor.wait(timeout=30)
 
         sim = start_simulator(tmp, args.names)
         if sim is not None:
@@ -291,10 +359,10 @@ def main() -> int:
                 rreq = rpc_request(name_list, cookie)
                 run_load("warm-up", rpc_port, rreq, threads=args.threads, seconds=1.0, max_requests=2000)
                 results.append(run_load("name_show RPC (simulator), max", rpc_port, rreq, threads=args.threads,
-                                        seconds=args.seconds, max_requests=args.max_requests))
+                                        seconds=args.seconds, max_requests=args.max_requests, server_pid=proc.pid))
                 results.append(run_load(f"name_show RPC (simulator), {args.rate:.0f}/s", rpc_port, rreq,
                                         threads=args.threads, seconds=args.seconds, max_requests=args.max_requests,
-                                        rate=args.rate))
+                                        rate=args.rate, server_pid=proc.pid))
             finally:
                 assert proc.stdin is not None
                 proc.stdin.close()
@@ -311,9 +379,15 @@ def main() -> int:
     print(f"goal >= 3000 req/s: {api_max.rps:.0f} -> {'met' if api_max.rps >= 3000 else 'NOT met'}")
     print(f"goal p99 < 10 ms at {args.rate:.0f} req/s: {api_fixed.pct(99):.2f} ms -> "
           f"{'met' if api_fixed.pct(99) < 10 else 'NOT met'} (achieved {api_fixed.rps:.0f} req/s)")
-    if len(results) >= 3:
-        print(f"API / name_show throughput ratio: {api_max.rps / results[2].rps:.2f}x; "
-              f"p50 {api_max.pct(50):.2f} vs {results[2].pct(50):.2f} ms")
+    cap = args.workers * 1e6 / api_max.cpu_us_per_request if api_max.count else 0.0
+    print(f"server CPU per lookup {api_max.cpu_us_per_request:.0f} us -> about {cap:.0f} req/s on {args.workers} "
+          "dedicated cores (what the workers could do without the load generator and other load)")
+    floor_r = results[2]
+    print(f"API / Flask floor: throughput {api_max.rps / floor_r.rps:.2f}x, server CPU per request "
+          f"{api_max.cpu_us_per_request / floor_r.cpu_us_per_request:.2f}x")
+    if len(results) >= 4:
+        print(f"API / name_show throughput ratio: {api_max.rps / results[3].rps:.2f}x; "
+              f"p50 {api_max.pct(50):.2f} vs {results[3].pct(50):.2f} ms")
     if statistics.mean(r.errors for r in results) > 0:
         print("WARNING: some requests failed")
     return 0

@@ -54,8 +54,10 @@ def _extra_blueprints(db_path: str) -> list[Blueprint]:
     Integrators append here, e.g. ``waypost.tlog.http.create_blueprint(...)`` (#6) and
     ``waypost.notify.http`` (#7); each reaches the store via ``current_app.config["WAYPOST"]``.
     """
-    del db_path
-    return []
+    from waypost.resolve.http import create_blueprint as resolve_blueprint
+    from waypost.resolve.http import reader_for_db
+
+    return [resolve_blueprint(reader_for_db(db_path))]
 
 
 def build_app(
@@ -96,6 +98,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread; default 4)")
+    parser.add_argument(
+        "--worker-class",
+        choices=("gthread", "sync"),
+        default="gthread",
+        help="gunicorn worker type (default gthread: keep-alive; sync: one request per connection)",
+    )
     parser.add_argument("--dev", action="store_true", help="Werkzeug development server instead of gunicorn")
     parser.add_argument(
         "--access-log", action="store_true", help="log every request path (off by default: lookups are private)"
@@ -111,7 +119,8 @@ def gunicorn_options(args: argparse.Namespace) -> dict[str, object]:
     return {
         "bind": [_bind(args.host, args.port)],
         "workers": max(1, int(args.workers)),
-        "worker_class": "gthread",  # keep-alive for API clients; sync workers close every connection
+        # gthread keeps client connections alive; sync workers close every connection
+        "worker_class": str(getattr(args, "worker_class", "gthread")),
         "threads": max(1, int(args.threads)),
         "accesslog": None,
         "errorlog": "-",
