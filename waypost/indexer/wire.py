@@ -598,6 +598,9 @@ def _encode_tx_parts(
 
 def encode_tx(tx: Tx, *, include_witness: bool = True) -> bytes:
     """Serialise a transaction (BIP144 form when it has witness data and ``include_witness``)."""
+    raw: bytes | None = tx.__dict__.get("_raw")
+    if raw is not None and (include_witness or raw[4] != 0):
+        return raw  # a parsed tx: its (canonical, validated) bytes
     return _encode_tx_parts(
         tx.version, tx.inputs, tx.outputs, tx.locktime, include_witness and tx.has_witness
     )
