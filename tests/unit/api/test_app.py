@@ -166,3 +166,32 @@ def test_status_cache_reuses_status_within_ttl(reader: FakeReader, make_client: 
     for _ in range(3):
         uncached.get("/v1/names/d/x")
     assert reader.calls.count("status") == 3
+
+
+def test_openapi_describes_every_route(reader: FakeReader) -> None:
+    app = create_app(reader_factory=lambda: reader, network="regtest", extra_blueprints=[extra_bp])
+    spec = app.test_client().get("/v1/openapi.json").get_json()
+    routes = {
+        rule.rule.replace("<path:name>", "{name}")
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static" and "GET" in (rule.methods or ())
+    }
+    assert routes == set(spec["paths"]), routes ^ set(spec["paths"])
+    for path, item in spec["paths"].items():
+        for op in item.values():
+            assert "200" in op["responses"], path
+
+
+def test_wsgi_needs_waypost_db(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    import waypost.api.wsgi as wsgi
+    from waypost.registry.errors import ErrorCode, StoreError
+
+    monkeypatch.delenv("WAYPOST_DB", raising=False)
+    monkeypatch.setattr(wsgi, "_app", None)
+    with pytest.raises(StoreError) as err:
+        _ = wsgi.app
+    assert err.value.code == ErrorCode.STORE_IO
+    monkeypatch.setenv("WAYPOST_DB", "/nonexistent/waypost.db")
+    with pytest.raises(StoreError) as err:
+        wsgi.load_app()
+    assert err.value.code == ErrorCode.STORE_IO
