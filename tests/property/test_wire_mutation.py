@@ -71,13 +71,22 @@ def _mutated(draw: st.DrawFn, pool: Callable[[], tuple[bytes, ...]]) -> bytes:
     return bytes(raw)
 
 
+def _check_rebuild(tx: wire.Tx) -> None:
+    again = wire.Tx.create(version=tx.version, inputs=tx.inputs, outputs=tx.outputs, locktime=tx.locktime)
+    assert again == tx
+    assert wire.encode_tx(again) == wire.encode_tx(tx)
+
+
 def _check_block(raw: bytes) -> None:
     try:
         block = wire.parse_block(raw)
     except WaypostError:
         return
-    # whatever parses is canonical: it encodes back to the same bytes
+    # whatever parses is canonical: it encodes back to the same bytes, also when rebuilt
+    # from the lazily decoded fields (so the skim and the decoder agree)
     assert wire.encode_block(block) == raw
+    for tx in block.txs:
+        _check_rebuild(tx)
     try:
         wire.verify_pow(block.header, block.auxpow)
     except WaypostError:
@@ -105,6 +114,8 @@ def test_mutated_auxpow_headers(raw: bytes) -> None:
     except WaypostError:
         return
     assert wire.encode_header(header) + (wire.encode_auxpow(auxpow) if auxpow else b"") == raw
+    if auxpow is not None:
+        _check_rebuild(auxpow.coinbase_tx)
     try:
         wire.verify_pow(header, auxpow, strict_chain_id=False)
     except WaypostError:
@@ -123,6 +134,7 @@ def test_mutated_txs(raw: bytes) -> None:
     except WaypostError:
         return
     assert wire.encode_tx(tx) == raw
+    _check_rebuild(tx)
     try:
         names.find_name_output(tx)
     except WaypostError:

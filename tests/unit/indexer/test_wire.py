@@ -68,8 +68,12 @@ def test_regtest_block_matches_node(path: Path) -> None:
         assert len(wire.encode_tx(tx)) == jtx["size"]
         assert len(wire.encode_tx(tx, include_witness=False)) <= jtx["size"]
 
-    # round trip, header-only answer, AuxPoW
+    # round trip (also through the decoded fields, not just the kept bytes), header, AuxPoW
     assert wire.encode_block(block) == raw
+    for tx in block.txs:
+        again = wire.Tx.create(version=tx.version, inputs=tx.inputs, outputs=tx.outputs, locktime=tx.locktime)
+        assert again == tx
+        assert wire.encode_tx(again) == wire.encode_tx(tx)
     header_raw = bytes.fromhex(rpc(doc, "getblockheader", False))
     header, auxpow = wire.parse_header(header_raw)
     assert header == block.header
