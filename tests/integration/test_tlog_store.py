@@ -195,3 +195,24 @@ def test_random_batches_match_reference(tmp_path: Path, batches: list[int], addr
         last = max(i for i in range(n) if i % addresses == who)
         assert reader.latest_leaf(key) == (last, merkle.leaf_hash(data[last]))
         smt.verify_map_proof(reader.map_root(), key, smt.map_value_hash(last, merkle.leaf_hash(data[last])), reader.map_proof(key))
+
+
+def test_deferred_map_equals_immediate(tmp_path: Path) -> None:
+    immediate = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    deferred = sqlite3.connect(tmp_path / "b.db", isolation_level=None)
+    for c in (immediate, deferred):
+        store.ensure_schema(c)
+    leaves = [_leaf(i, who=i % 13) for i in range(60)]
+    for s in range(0, 60, 20):
+        _append(immediate, leaves[s : s + 20])
+        deferred.execute("BEGIN IMMEDIATE")
+        store.append_leaves(deferred, leaves[s : s + 20], defer_map=True)
+        deferred.execute("COMMIT")
+    r_imm, r_def = store.LogReader(immediate), store.LogReader(deferred)
+    assert r_def.root() == r_imm.root()
+    assert r_def.map_root() == smt.MAP_EMPTY and r_def.latest_leaf(address_key("user1@example.bit")) is None
+    signer = note.signer_from_seed(ORIGIN, b"\x07" * 32)
+    cp = store.sign_checkpoint_if_due(deferred, signer, ORIGIN, 5, 60)  # flushes the queue first
+    assert cp.map_root == r_imm.map_root() == r_def.map_root()
+    assert r_def.latest_leaf(address_key("user1@example.bit")) == r_imm.latest_leaf(address_key("user1@example.bit"))
+    assert deferred.execute("SELECT count(*) FROM map_pending").fetchone() == (0,)

@@ -28,6 +28,7 @@ __all__ = [
     "LogState",
     "ensure_schema",
     "append_leaves",
+    "flush_map",
     "address_history",
     "sign_checkpoint_if_due",
     "add_cosignatures",
@@ -42,7 +43,7 @@ SCHEMA_VERSION = 1
 #
 # schema_versions(component TEXT PK, version INTEGER)     shared with the indexer store
 # log_state(id INTEGER PK = 1, size INTEGER, root BLOB[32], map_root BLOB[32])
-#        the current tree size, RFC 9162 root and state-map root (one row)
+#        the current tree size, RFC 9162 root and the (flushed) state-map root (one row)
 # log_leaves(idx INTEGER PK, leaf BLOB, leaf_hash BLOB[32], address_key BLOB[32])
 #        leaf = LogLeaf.encode() (canonical CBOR); index on address_key for histories
 # log_nodes(level INTEGER, idx INTEGER, hash BLOB[32]) PK (level, idx), WITHOUT ROWID
@@ -53,6 +54,8 @@ SCHEMA_VERSION = 1
 #        path = the first ``depth`` key bits as a big-endian integer in ceil(depth/8) bytes
 # map_leaves(address_key BLOB[32] PK, leaf_idx INTEGER, leaf_hash BLOB[32]) WITHOUT ROWID
 #        the latest leaf of each address (the map's value is smt.map_value_hash of these)
+# map_pending(address_key BLOB[32] PK, leaf_idx INTEGER, leaf_hash BLOB[32]) WITHOUT ROWID
+#        map updates queued by append_leaves(defer_map=True), applied by flush_map
 # checkpoints(size INTEGER, created_s INTEGER, note TEXT) PK (size, created_s)
 #        every signed checkpoint note (with cosignatures appended as they arrive)
 
@@ -68,6 +71,8 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS map_nodes (depth INTEGER NOT NULL, path BLOB NOT NULL, hash BLOB NOT NULL,"
     " leaf_key BLOB, value_hash BLOB, PRIMARY KEY (depth, path)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS map_leaves (address_key BLOB PRIMARY KEY, leaf_idx INTEGER NOT NULL,"
+    " leaf_hash BLOB NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS map_pending (address_key BLOB PRIMARY KEY, leaf_idx INTEGER NOT NULL,"
     " leaf_hash BLOB NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER NOT NULL, created_s INTEGER NOT NULL, note TEXT NOT NULL,"
     " PRIMARY KEY (size, created_s))",
@@ -195,7 +200,7 @@ def _state(conn: sqlite3.Connection) -> LogState:
     return LogState(size=int(row[0]), root=bytes(row[1]), map_root=bytes(row[2]))
 
 
-def append_leaves(conn: sqlite3.Connection, leaves: Sequence[LogLeaf]) -> range:
+def append_leaves(conn: sqlite3.Connection, leaves: Sequence[LogLeaf], *, defer_map: bool = False) -> range:
     """Append leaves, their complete-subtree hashes and state-map updates.
 
     Runs inside the caller's open transaction and does not commit. The state map points
@@ -205,6 +210,9 @@ def append_leaves(conn: sqlite3.Connection, leaves: Sequence[LogLeaf]) -> range:
     Args:
         conn: a connection with an open write transaction.
         leaves: the new leaves, in log order.
+        defer_map: queue the map updates (``map_pending``) instead of applying them; the
+            next ``flush_map`` (or ``sign_checkpoint_if_due``) applies them in one batch.
+            Much faster while catching up: the top of the map is rewritten once, not per batch.
 
     Returns:
         The indices given to the leaves.
@@ -231,21 +239,45 @@ def append_leaves(conn: sqlite3.Connection, leaves: Sequence[LogLeaf]) -> range:
             latest[key] = (idx, lh)
         if not leaf_rows:
             return range(state.size, state.size)
-        delta = smt.apply_map_updates(_MapReader(conn), ((k, smt.map_value_hash(i, h)) for k, (i, h) in latest.items()))
         conn.executemany("INSERT INTO log_leaves (idx, leaf, leaf_hash, address_key) VALUES (?, ?, ?, ?)", leaf_rows)
         conn.executemany("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)", node_rows)
+        conn.executemany(
+            "INSERT OR REPLACE INTO map_pending (address_key, leaf_idx, leaf_hash) VALUES (?, ?, ?)",
+            [(k, i, h) for k, (i, h) in latest.items()],
+        )
+        conn.execute("UPDATE log_state SET size = ?, root = ? WHERE id = 1", (cr.size, cr.root()))
+        if not defer_map:
+            flush_map(conn)
+    except sqlite3.Error as exc:
+        raise _sql_error(exc) from exc
+    return range(state.size, cr.size)
+
+
+def flush_map(conn: sqlite3.Connection) -> bytes:
+    """Apply the queued map updates (``map_pending``) in one batch; returns the map root.
+
+    Runs inside the caller's open transaction.
+
+    Raises:
+        StoreError: ``STORE_IO`` (no open transaction, SQLite failure).
+    """
+    if not conn.in_transaction:
+        raise StoreError(ErrorCode.STORE_IO, "flush_map needs the caller's open transaction")
+    try:
+        rows = conn.execute("SELECT address_key, leaf_idx, leaf_hash FROM map_pending").fetchall()
+        if not rows:
+            return _state(conn).map_root
+        delta = smt.apply_map_updates(_MapReader(conn), ((bytes(k), smt.map_value_hash(int(i), bytes(h))) for k, i, h in rows))
         conn.executemany(
             "INSERT OR REPLACE INTO map_nodes (depth, path, hash, leaf_key, value_hash) VALUES (?, ?, ?, ?, ?)",
             [(d, _path_bytes(d, p), n.hash, n.key, n.value_hash) for d, p, n in delta.writes],
         )
-        conn.executemany(
-            "INSERT OR REPLACE INTO map_leaves (address_key, leaf_idx, leaf_hash) VALUES (?, ?, ?)",
-            [(k, i, h) for k, (i, h) in latest.items()],
-        )
-        conn.execute("UPDATE log_state SET size = ?, root = ?, map_root = ? WHERE id = 1", (cr.size, cr.root(), delta.root))
+        conn.execute("INSERT OR REPLACE INTO map_leaves (address_key, leaf_idx, leaf_hash) SELECT address_key, leaf_idx, leaf_hash FROM map_pending")
+        conn.execute("DELETE FROM map_pending")
+        conn.execute("UPDATE log_state SET map_root = ? WHERE id = 1", (delta.root,))
     except sqlite3.Error as exc:
         raise _sql_error(exc) from exc
-    return range(state.size, cr.size)
+    return delta.root
 
 
 def address_history(conn: sqlite3.Connection, address_key: bytes) -> list[tuple[int, LogLeaf]]:
@@ -273,6 +305,7 @@ def sign_checkpoint_if_due(
     """Sign a new checkpoint when the tree grew or ``every_s`` passed since the last one.
 
     Signing at least every ``every_s`` even when nothing changed makes a frozen log visible.
+    Queued map updates are flushed first, so the checkpoint's map root covers every leaf.
     Runs in the caller's transaction when one is open, else in its own.
 
     Returns:
@@ -282,6 +315,7 @@ def sign_checkpoint_if_due(
     try:
         if own_tx:
             conn.execute("BEGIN IMMEDIATE")
+        flush_map(conn)
         state = _state(conn)
         last = _latest_checkpoint_row(conn)
         if last is not None and last[0] == state.size and now_s - last[1] < every_s:
