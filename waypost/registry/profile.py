@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 import json
 import re
-from collections.abc import Callable, Iterator
-from types import ModuleType
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import cast
 from urllib.parse import urlsplit
 
+from waypost.registry.chain import CborValue, decode_canonical, encode_canonical
 from waypost.registry.errors import ErrorCode, ParseError, ValidationError, VerificationError
 from waypost.registry.model import PublicKey, Sha256
 
@@ -187,12 +186,25 @@ class Profile:
     def __post_init__(self) -> None:
         keys = [k for k, _ in self.namecoin]
         if keys != sorted(set(keys)) or WAYPOST_KEY in keys:
-            raise ValueError("Profile.namecoin keys must be sorted, unique and exclude 'waypost'")
+            raise ValidationError(
+                ErrorCode.PROFILE_BAD_FIELD, "Profile.namecoin keys must be sorted, unique and exclude 'waypost'"
+            )
+        for key, text in self.namecoin:
+            try:
+                canonical = _dumps(json.loads(text)) == text
+            except ValueError:
+                canonical = False
+            if not canonical:
+                raise ValidationError(
+                    ErrorCode.PROFILE_BAD_FIELD, f"Profile.namecoin[{key!r}] is not canonical JSON text", field=key
+                )
         protocols = [e.protocol for e in self.endpoints]
         if protocols != sorted(set(protocols), key=_PROTOCOL_RANK.__getitem__):
-            raise ValueError("Profile.endpoints must have unique protocols in preference order")
+            raise ValidationError(
+                ErrorCode.PROFILE_BAD_FIELD, "Profile.endpoints must have unique protocols in preference order"
+            )
         if self.version is None and self.has_waypost_fields():
-            raise ValueError("Profile without a Waypost part cannot carry Waypost fields")
+            raise ValidationError(ErrorCode.PROFILE_BAD_FIELD, "Profile without a Waypost part cannot carry Waypost fields")
 
     def has_waypost_fields(self) -> bool:
         """True when any Waypost-part field is set."""
@@ -711,15 +723,9 @@ def validate_publishable(value: bytes) -> None:
     parse_profile(value)
 
 
-def _chain() -> ModuleType:
-    # The one CBOR encoder lives in registry/chain.py (STYLE §5), owned by another part;
-    # imported lazily so this module does not depend on it at import time.
-    return importlib.import_module("waypost.registry.chain")
-
-
 def _encode_canonical(obj: object) -> bytes:
-    encode = cast(Callable[[object], bytes], _chain().encode_canonical)
-    return encode(obj)
+    # STYLE §5: the one CBOR encoder. Our records hold only str, int, list and dict.
+    return encode_canonical(cast(CborValue, obj))
 
 
 def document_hash(document: bytes) -> Sha256:
@@ -754,8 +760,7 @@ def parse_profile_document(document: bytes, *, expected_hash: Sha256 | None = No
             ErrorCode.PROFILE_DOC_MISMATCH, "profile document does not match waypost.doc.h",
             expected=expected_hash.hex(), got=document_hash(document).hex(),
         )
-    decode = cast(Callable[[bytes], object], _chain().decode_canonical)
-    record = _obj(decode(document), "document", frozenset({"namecoin", "waypost"}), frozenset({"namecoin"}))
+    record = _obj(decode_canonical(document), "document", frozenset({"namecoin", "waypost"}), frozenset({"namecoin"}))
     members = _obj(record["namecoin"], "document.namecoin", frozenset(cast(dict[str, object], record["namecoin"])))
     obj: dict[str, object] = {}
     for key, text in members.items():

@@ -487,13 +487,17 @@ def test_no_downgrade_rules() -> None:
 
 
 def test_profile_invariants() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError):
         Profile(namecoin=(("b", "1"), ("a", "1")))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError):
         Profile(namecoin=(("waypost", "1"),))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError):
+        Profile(namecoin=(("a", "{ }"),))  # not canonical JSON text
+    with pytest.raises(ValidationError):
+        Profile(namecoin=(("a", "nope"),))
+    with pytest.raises(ValidationError):
         Profile(key=KEY)  # Waypost field without a Waypost part
-    with pytest.raises(ValueError):
+    with pytest.raises(ValidationError):
         Profile(version=1, endpoints=(Endpoint(protocol=Protocol.EMAIL, value="a@b.example"),
                                       Endpoint(protocol=Protocol.XMPP, value="a@b.example")))
 
