@@ -313,7 +313,7 @@ class CompactRange:
 
     def __post_init__(self) -> None:
         if self.size < 0 or len(self.hashes) != bin(self.size).count("1"):
-            raise ValueError("compact range does not match its size")
+            raise VerificationError(ErrorCode.MERKLE_BAD_SIZE, "compact range does not match its size", size=self.size)
 
     @property
     def levels(self) -> tuple[int, ...]:
