@@ -84,7 +84,7 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 def receiver() -> Iterator[int]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield server.server_address[1]
     STATE.release.set()
     server.shutdown()

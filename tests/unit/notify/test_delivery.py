@@ -111,7 +111,7 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 def receiver() -> Iterator[int]:
     _Receiver.got, _Receiver.status = [], 200
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield server.server_address[1]
     server.shutdown()
     server.server_close()

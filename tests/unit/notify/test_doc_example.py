@@ -24,7 +24,7 @@ def verify() -> Callable[..., str]:
     exec(compile(blocks[0], str(DOC), "exec"), namespace)  # noqa: S102 - our own documentation
     fn = namespace["verify"]
     assert callable(fn)
-    return fn  # type: ignore[return-value]
+    return fn
 
 
 def test_accepts_a_genuine_delivery_once(verify: Callable[..., str]) -> None:

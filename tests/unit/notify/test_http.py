@@ -125,6 +125,10 @@ def test_sse_resume_returns_exactly_the_events_after_last_event_id(client: Flask
     assert len(_sse(client, query=f"wait=0&address={ALICE}")) == 8
 
 
+def _text(chunk: object) -> str:
+    return chunk.decode() if isinstance(chunk, bytes) else str(chunk)
+
+
 def test_sse_heartbeat_when_quiet(client: FlaskClient) -> None:
     text = client.get("/v1/events?wait=0.2").get_data(as_text=True)
     assert text.startswith("retry: ") and "id:" not in text
@@ -135,11 +139,11 @@ def test_sse_delivers_an_event_committed_while_streaming(client: FlaskClient, st
     resp = client.get("/v1/events?wait=30", buffered=False)
     chunks = iter(resp.response)
     first = next(chunks)
-    assert (first.decode() if isinstance(first, bytes) else first).startswith("retry: ")
+    assert _text(first).startswith("retry: ")
     store.apply_batch(chain(1), hooks=[outbox.make_outbox_hook(moved_per_block, clock=lambda: NOW_S)])
     seen = ""
     for chunk in chunks:  # ends at the event (the test does not wait for the 30 s bound)
-        seen += chunk.decode() if isinstance(chunk, bytes) else chunk
+        seen += _text(chunk)
         if "id: " in seen:
             break
     resp.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from waypost.notify.webhook import (
     ReplayCache,
@@ -105,3 +107,16 @@ def test_encode_secret_size(size: int) -> None:
     with pytest.raises(ParseError) as exc:
         encode_secret(bytes(size))
     assert exc.value.code == ErrorCode.WEBHOOK_BAD_SECRET
+
+
+@settings(max_examples=200)
+@given(data=st.binary(min_size=1, max_size=200), bit=st.integers(min_value=0))
+def test_any_flipped_body_bit_fails(data: bytes, bit: int) -> None:
+    headers = webhook_headers(SECRET, "evt_0000000000000003", NOW, data)
+    assert verify_webhook(SECRET, headers, data, NOW) == "evt_0000000000000003"
+    pos = bit % (len(data) * 8)
+    flipped = bytearray(data)
+    flipped[pos // 8] ^= 1 << (pos % 8)
+    with pytest.raises(VerificationError) as exc:
+        verify_webhook(SECRET, headers, bytes(flipped), NOW)
+    assert exc.value.code == ErrorCode.WEBHOOK_BAD_SIGNATURE
