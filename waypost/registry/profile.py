@@ -47,6 +47,7 @@ __all__ = [
     "parse_profile_document",
     "MAX_DOCUMENT_BYTES",
     "namecoin_text",
+    "parse_domain_names",
     "contact_intersection",
     "validate_no_downgrade",
     "encode_b64",
@@ -653,6 +654,41 @@ def parse_profile(value: bytes, *, limit: int = MAX_VALUE_BYTES_CONSENSUS) -> Pr
         return Profile(namecoin=namecoin)
     fields = _parse_waypost(obj[WAYPOST_KEY])
     return Profile(namecoin=namecoin, **fields)  # type: ignore[arg-type]
+
+
+_NIP05_LOCAL_RE = re.compile(r"[a-z0-9._-]{1,64}")
+_MAX_DOMAIN_NAMES = 64
+
+
+def parse_domain_names(value: bytes) -> tuple[tuple[str, str], ...]:
+    """The Waypost entries of a ``d/`` name value: ``(local, canonical target address)``.
+
+    Layout (NIP-05-like): ``{"waypost": {"names": {"<local>": "<address>"}}, ...}``;
+    ``local@name.bit`` resolves to the target, which the resolver follows as a redirect
+    vouched for by the domain owner. Other members (``ip``, ``map``...) are ignored.
+
+    Returns:
+        Pairs sorted by local part; empty when the value has no ``"waypost"`` member.
+
+    Raises:
+        ParseError: the strict JSON codes of ``parse_profile``; ``PROFILE_BAD_FIELD``
+            for a malformed ``waypost`` member, local part or target.
+    """
+    obj = _loads_strict(value, limit=MAX_VALUE_BYTES_CONSENSUS)
+    if not isinstance(obj, dict):
+        raise ParseError(ErrorCode.PROFILE_BAD_JSON, "name value must be a JSON object")
+    if WAYPOST_KEY not in obj:
+        return ()
+    wp = _obj(obj[WAYPOST_KEY], "waypost", frozenset({"names"}), frozenset({"names"}))
+    names = _obj(wp["names"], "waypost.names", frozenset(cast(dict[str, object], wp["names"])))
+    if len(names) > _MAX_DOMAIN_NAMES:
+        raise _bad("waypost.names", f"at most {_MAX_DOMAIN_NAMES} entries")
+    out = []
+    for local, target in sorted(names.items()):
+        if not _NIP05_LOCAL_RE.fullmatch(local):
+            raise _bad("waypost.names", f"local part {local!r} must match [a-z0-9._-]+")
+        out.append((local, _address_text(target, f"waypost.names.{local}")))
+    return tuple(out)
 
 
 def _waypost_json(p: Profile, *, with_sig: bool = True) -> dict[str, object]:

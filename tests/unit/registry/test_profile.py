@@ -38,6 +38,7 @@ from waypost.registry.profile import (
     key_commitment,
     namecoin_text,
     parse_profile,
+    parse_domain_names,
     parse_profile_document,
     redirect_message,
     signing_message,
@@ -176,6 +177,25 @@ def test_non_json_values_are_typed_errors(slug: str) -> None:
         assert info.value.code in (
             ErrorCode.PROFILE_BAD_JSON, ErrorCode.PROFILE_BAD_UTF8, ErrorCode.PROFILE_TOO_LARGE,
         )
+
+
+def test_domain_names() -> None:
+    value = b'{"ip":["192.0.2.1"],"waypost":{"names":{"bob":"bob@id.bit","_":"x@example.com"}}}'
+    assert parse_domain_names(value) == (("_", "x@example.com"), ("bob", "bob@id.bit"))
+    assert parse_domain_names(b'{"ip":["192.0.2.1"]}') == ()
+    for bad in (
+        b'{"waypost":{"v":1}}',
+        b'{"waypost":{"names":{"Bob":"bob@id.bit"}}}',
+        b'{"waypost":{"names":{"bob":"Bob@id.bit"}}}',
+        b'{"waypost":{"names":{"bob":5}}}',
+        b'{"waypost":{"names":[]}}',
+    ):
+        with pytest.raises(ParseError) as info:
+            parse_domain_names(bad)
+        assert info.value.code is ErrorCode.PROFILE_BAD_FIELD, bad
+    with pytest.raises(ParseError) as info:
+        parse_domain_names(b'{"waypost":{"names":{"a":"a@id.bit","a":"b@id.bit"}}}')
+    assert info.value.code is ErrorCode.PROFILE_DUPLICATE_KEY
 
 
 # ---------------------------------------------------------------------------
