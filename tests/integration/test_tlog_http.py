@@ -56,10 +56,7 @@ class _Log:
 
     def accept(self, lines: str) -> str:
         with self.lock:
-            latest = store.LogReader(self.conn).latest_checkpoint()
-            assert latest is not None
-            note.verify_cosignatures(note.add_signature_lines(latest, lines), [WIT.verifier], 1)
-            return store.add_cosignatures(self.conn, latest, lines)
+            return store.accept_cosignatures(self.conn, lines, [WIT.verifier])
 
 
 @pytest.fixture
@@ -133,6 +130,21 @@ def test_bad_requests_are_problems(log: _Log, url: str, status: int) -> None:
 
 def test_no_checkpoint_yet_is_404(log: _Log) -> None:
     assert _app(log).test_client().get("/v1/log/checkpoint").status_code == 404
+
+
+def test_cosignature_endpoint(log: _Log) -> None:
+    cp = log.grow(3, 1000)
+    client = _app(log).test_client()
+    stranger = note.signer_from_seed("w.test/stranger", b"\x09" * 32, note.ALG_COSIGNATURE_V1)
+    r = client.post("/v1/log/witness/cosignature", data=note.cosign(cp, stranger, 5))
+    assert r.status_code == 422 and r.get_json()["code"] == "witness.quorum"
+    line = note.cosign(cp, WIT, 5)
+    r = client.post("/v1/log/witness/cosignature", data=line)
+    assert r.status_code == 200
+    note.verify_cosignatures(r.get_data(as_text=True), [WIT.verifier], 1)
+    again = client.post("/v1/log/witness/cosignature", data=line)  # idempotent
+    assert again.get_data(as_text=True) == r.get_data(as_text=True)
+    assert client.get("/v1/log/checkpoint").get_data(as_text=True).count(line.strip()) == 1
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ __all__ = [
     "address_history",
     "sign_checkpoint_if_due",
     "add_cosignatures",
+    "accept_cosignatures",
     "load_or_create_signer",
     "LogReader",
 ]
@@ -356,6 +357,34 @@ def add_cosignatures(conn: sqlite3.Connection, note: str, lines: str) -> str:
     if cur.rowcount == 0:
         raise NotFoundError(ErrorCode.NOT_FOUND, "no such checkpoint note")
     return new
+
+
+def accept_cosignatures(conn: sqlite3.Connection, lines: str, witness_vkeys: Sequence[note_mod.Verifier]) -> str:
+    """Verify witness cosignature lines against the latest checkpoint and store them.
+
+    For ``http.create_blueprint(accept_cosignature=...)``: every line must be a valid
+    cosignature from one of ``witness_vkeys``; lines already present are not repeated.
+
+    Returns:
+        The updated checkpoint note.
+
+    Raises:
+        NotFoundError: no checkpoint yet. VerificationError: ``NOTE_BAD_SIGNATURE`` /
+        ``WITNESS_QUORUM`` (a line from an unknown witness). ParseError: ``NOTE_BAD``.
+    """
+    latest = _latest_checkpoint_row(conn)
+    if latest is None:
+        raise NotFoundError(ErrorCode.NOT_FOUND, "no checkpoint has been signed yet")
+    current = latest[2]
+    have = set(current.splitlines())
+    fresh = [line for line in lines.splitlines() if line and line not in have]
+    if not fresh:
+        return current
+    text, _ = note_mod.split_note(current)
+    for line in fresh:
+        # each line alone must be a valid cosignature by a configured witness
+        note_mod.verify_cosignatures(text + "\n" + line + "\n", witness_vkeys, 1)
+    return add_cosignatures(conn, current, "\n".join(fresh) + "\n")
 
 
 def load_or_create_signer(path: str | Path, origin: str, *, alg: int = note_mod.ALG_ED25519) -> note_mod.Signer:
