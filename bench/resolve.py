@@ -1,0 +1,119 @@
+"""Benchmark: ``/v1/resolve`` with proofs under gunicorn, bundle size, client verification time.
+
+1. Indexes the recorded regtest chain (tests/vectors, served by the replay node) with the
+   resolver hook (log leaves, SPV data, checkpoints).
+2. Measures bundle sizes (canonical CBOR and JSON) and ``verify_bundle`` time per address.
+3. Starts ``waypost serve --workers 2`` (gunicorn, 127.0.0.1) and loads ``/v1/resolve/{address}``
+   (JSON) and the same with ``Accept: application/cbor``, side by side with ``/v1/names/{name}``.
+
+Run: ``.venv/bin/python bench/resolve.py [--seconds 5]``. Goals (issue 6): >= 3k req/s on 2 cores,
+bundle <= 2 KB, client verification <= 1 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from lookup import RequestFn, _free_port, _wait_ready, run_load  # noqa: E402
+
+from tests.replaynode import regtest_vector_node  # noqa: E402
+from waypost.indexer.cli import main as index_main  # noqa: E402
+from waypost.resolve.bundle import bundle_to_json, encode_bundle, verify_bundle  # noqa: E402
+from waypost.resolve.pipeline import address_of_name  # noqa: E402
+from waypost.resolve.store import ResolveReader  # noqa: E402
+from waypost.tlog import note as note_mod  # noqa: E402
+
+
+def _request(paths: list[str], accept: str) -> RequestFn:
+    def go(conn: http.client.HTTPConnection, r: int) -> bool:
+        conn.request("GET", paths[r % len(paths)], headers={"Accept": accept})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status == 200
+
+    return go
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (load generator shares them)")
+    with tempfile.TemporaryDirectory(prefix="waypost-bench-resolve-") as tmpdir:
+        db = Path(tmpdir) / "index.db"
+        node, _ = regtest_vector_node()
+        node.start()
+        t0 = time.monotonic()
+        try:
+            assert index_main(["--rpc-url", node.url, "--db", str(db), "--network", "regtest", "--once"]) == 0
+        finally:
+            node.stop()
+        print(f"indexed the recorded regtest chain with the resolver hook in {time.monotonic() - t0:.2f} s")
+        vkey = note_mod.parse_vkey((db.parent / "index.db.logkey.vkey").read_text().strip())
+        reader = ResolveReader(sqlite3.connect(db, isolation_level=None), "regtest")
+        addrs = []
+        for rec in reader.names.fetch_names(limit=1000):
+            a = address_of_name(rec.name)
+            if a is not None and "@" in a:
+                addrs.append(a)
+        sizes, jsizes, verify_us = [], [], []
+        for a in addrs:
+            b, _ = reader.bundle(a)
+            sizes.append(len(encode_bundle(b)))
+            jsizes.append(len(json.dumps(bundle_to_json(b))))
+            n = 300
+            t = time.perf_counter()
+            for _ in range(n):
+                verify_bundle(b, address=a, log_verifiers=[vkey], network="regtest")
+            verify_us.append((time.perf_counter() - t) / n * 1e6)
+            spv = b.spv
+            assert spv is not None
+            print(f"  {a:<16} CBOR {sizes[-1]:5d} B (header+auxpow {len(spv.header)}, tx {len(spv.tx)},"
+                  f" branch {32 * len(spv.branch)}, inclusion {32 * len(b.inclusion)}, checkpoint {len(b.checkpoint)})"
+                  f"  JSON {jsizes[-1]:5d} B  verify {verify_us[-1]:6.0f} us")
+        print(f"bundle CBOR max {max(sizes)} B (goal <= 2048), verify median {statistics.median(verify_us):.0f} us"
+              f" (goal <= 1000 us; includes Ed25519 note signature, AuxPoW check, map + inclusion proofs)")
+
+        port = _free_port()
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        api = subprocess.Popen([sys.executable, "-m", "waypost.cli", "serve", "--db", str(db), "--port", str(port),
+                                "--workers", str(args.workers)], env=env)
+        try:
+            _wait_ready(port, "/v1/status", 30)
+            paths = [f"/v1/resolve/{a}" for a in addrs]
+            names = [f"/v1/names/id%2F{a.split('@')[0]}" for a in addrs]
+            run_load("warm-up", port, _request(paths, "application/json"), threads=args.threads, seconds=1.0,
+                     max_requests=5000)
+            for label, req in (
+                ("/v1/names (baseline)", _request(names, "application/json")),
+                ("/v1/resolve JSON", _request(paths, "application/json")),
+                ("/v1/resolve CBOR", _request(paths, "application/cbor")),
+            ):
+                res = run_load(f"{label} x{args.workers}", port, req, threads=args.threads, seconds=args.seconds,
+                               max_requests=10**7, server_pid=api.pid)
+                print(res.line())
+        finally:
+            api.send_signal(signal.SIGTERM)
+            api.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
