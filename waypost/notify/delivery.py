@@ -174,11 +174,18 @@ def run_delivery_once(
         worker_id: a prefix for lease tokens (logs).
 
     Returns:
-        The number of deliveries attempted.
+        The number of deliveries attempted (claims whose lease ran short are left for later).
     """
     token = f"{worker_id}:{secrets.token_hex(8)}"
     claims = outbox.claim_due(conn, now_s=clock(), lease_s=config.lease_s, limit=config.batch_size, lease_token=token)
-    for claim in claims:
+    attempted = 0
+    for i, claim in enumerate(claims):
+        if clock() + config.timeout_s > claim.lease_until_s:
+            # Earlier sends used up this lease: give the rest back rather than race another
+            # worker that may take them over while we are still sending.
+            outbox.release_claims(conn, claims[i:], now_s=clock())
+            break
+        attempted += 1
         result = send(claim, clock())
         now_s = clock()
         state = next_delivery_state(ok=result.ok, attempts=claim.attempts, max_attempts=config.max_attempts)
@@ -190,7 +197,7 @@ def run_delivery_once(
         outbox.record_attempt(
             conn, claim, state=state, now_s=now_s, next_attempt_s=now_s + delay, status=result.status, error=result.error
         )
-    return len(claims)
+    return attempted
 
 
 def open_outbox(db_path: str | Path) -> sqlite3.Connection:

@@ -52,6 +52,7 @@ __all__ = [
     "load_deliveries",
     "claim_due",
     "record_attempt",
+    "release_claims",
     "token_digest",
 ]
 
@@ -552,6 +553,27 @@ def record_attempt(
             return cur.rowcount == 1
     except sqlite3.Error as exc:
         raise _sql_error(exc) from exc
+
+
+def release_claims(conn: sqlite3.Connection, claims: Sequence[Claim], *, now_s: float) -> int:
+    """Give back claims that were never attempted (uncount the attempt, end the lease).
+
+    Returns:
+        How many rows were still ours and got released.
+    """
+    released = 0
+    try:
+        with _write(conn):
+            for claim in claims:
+                cur = conn.execute(
+                    "UPDATE notify_deliveries SET attempts = attempts - 1, lease_until_s = NULL, lease_token = NULL, "
+                    "updated_s = ? WHERE event_seq = ? AND subscription_id = ? AND lease_token = ? AND state = 'pending'",
+                    (now_s, claim.event_seq, claim.subscription_id, claim.lease_token),
+                )
+                released += cur.rowcount
+    except sqlite3.Error as exc:
+        raise _sql_error(exc) from exc
+    return released
 
 
 def load_deliveries(conn: sqlite3.Connection, *, state: DeliveryState | None, limit: int = 100) -> list[DeliveryRow]:

@@ -146,3 +146,23 @@ def test_send_refuses_loopback_without_allow_list(tmp_path: Path, receiver: int)
     result = send_webhook(claim, 1.0, policy=UrlPolicy())
     assert not result.ok and result.status is None and result.error is not None and result.error.startswith("webhook.ssrf")
     assert _Receiver.got == []
+
+
+def test_claims_whose_lease_ran_short_are_left_for_later(tmp_path: Path) -> None:
+    conn = _outbox_with_events(tmp_path, 3)
+    cfg = DeliveryConfig(lease_s=10.0, timeout_s=4.0)
+    clock = [0.0]
+    sent: list[str] = []
+
+    def slow(claim: Claim, now_s: float) -> AttemptResult:
+        sent.append(claim.event_id)
+        clock[0] += 4.0  # each POST takes the whole timeout
+        return AttemptResult(ok=True, status=200, error=None)
+
+    # lease until 10: the 1st send ends at 4, the 2nd at 8; a 3rd could end at 12 > 10: not started
+    assert run_delivery_once(conn, slow, config=cfg, clock=lambda: clock[0]) == 2
+    assert sent == ["evt_0000000000000001", "evt_0000000000000002"]
+    (left,) = outbox.load_deliveries(conn, state=DeliveryState.PENDING)
+    assert left.attempts == 0  # given back, not counted
+    assert run_delivery_once(conn, slow, config=cfg, clock=lambda: clock[0]) == 1  # claimable at once
+    assert len(outbox.load_deliveries(conn, state=DeliveryState.DELIVERED)) == 3
