@@ -180,6 +180,14 @@ class ErrorCode(StrEnum):
     BUNDLE_HEADER_MISMATCH = "bundle.header-mismatch"  # not the header the client holds at that height
     BUNDLE_MISSING_SPV = "bundle.missing-spv"  # a Namecoin leaf without its SPV proof
 
+    # --- light client (client/) --------------------------------------------------
+    CLIENT_STALE = "client.stale"  # the answer is older than --max-age (or freshness cannot be shown)
+    CLIENT_STATE_CORRUPT = "client.state-corrupt"  # the client's state file is unreadable
+    CLIENT_HTTP = "client.http"  # a server could not be reached or answered an HTTP error
+    CLIENT_BAD_ANSWER = "client.bad-answer"  # a server's answer is malformed or incomplete
+    CLIENT_NO_LOG_KEY = "client.no-log-key"  # no trusted log key for a server (pass --log-key)
+    CLIENT_LOG_KEY_CHANGED = "client.log-key-changed"  # the server's log key differs from the trusted one
+
     # --- notifications (notify/) ------------------------------------------------
     WEBHOOK_SSRF = "webhook.ssrf"
     WEBHOOK_BAD_URL = "webhook.bad-url"
