@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "regtest": ("waypost.regtest.cli", "run the namecoind-compatible regtest simulator"),
     "index": ("waypost.indexer.cli", "follow namecoind and index every name operation"),
     "serve": ("waypost.api.cli", "serve the HTTP API from an index database"),
+    "notify": ("waypost.notify.cli", "deliver webhook notifications from the outbox"),
     "witness": ("waypost.tlog.cli", "run a witness that cosigns consistent checkpoints"),
     "resolve": ("waypost.client.cli", "resolve an address and verify every proof offline"),
     "verify-message": ("waypost.client.verify_cli", "check whether a key was an address's key when it signed"),
