@@ -65,6 +65,7 @@ _NAMECOIN_ID_LOCAL_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # NIP-05 local parts (a-z0-9-_.), used for entries inside a d/ domain's records.
 _NIP05_LOCAL_RE = re.compile(r"[a-z0-9._-]+")
 _ASCII_LOCAL_PUNCT = frozenset("._+-")
+_ASCII_DOMAIN_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
 
 
 class AddressKind(StrEnum):
@@ -181,6 +182,17 @@ def _parse_domain(raw: str, offset: int) -> tuple[str, list[str]]:
     """Return (A-label domain, U-labels) after UTS #46 processing."""
     if raw.endswith(".") or raw.startswith(".") or ".." in raw:
         raise _err(ErrorCode.ADDRESS_BAD_LABEL, "empty domain label", position=offset + max(raw.find(".."), 0))
+    lowered = raw.lower()
+    if _ASCII_DOMAIN_RE.fullmatch(lowered) and "--" not in lowered:
+        # Fast path: for lowercase LDH labels without "--" (so no "xn--" and no hyphens in
+        # positions 3-4, RFC 5891 §4.2.3.1) UTS #46 mapping is the identity.
+        labels = lowered.split(".")
+        if len(lowered) <= MAX_DOMAIN_BYTES and all(len(x) <= MAX_LABEL_BYTES for x in labels):
+            if len(labels) < 2:
+                raise _err(ErrorCode.ADDRESS_BAD_LABEL, "domain needs at least two labels (no bare host names)")
+            if labels[-1].isdigit():
+                raise _err(ErrorCode.ADDRESS_BAD_LABEL, "numeric top-level label: IP addresses are not addresses")
+            return lowered, labels
     try:
         alabel = idna.encode(raw, uts46=True, std3_rules=True, transitional=False).decode("ascii")
         ulabels = [idna.decode(label) for label in alabel.split(".")]

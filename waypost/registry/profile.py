@@ -9,7 +9,6 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import cast
@@ -308,53 +307,39 @@ def _parse_float(text: str) -> float:
     return value
 
 
+_JSON_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"?', re.S)
+_BRACKET_RE = re.compile(r"[\[\]{}]")
+
+
 def _scan_depth(text: str) -> None:
     """Refuse nesting deeper than MAX_JSON_DEPTH, counting brackets outside strings.
 
     Runs before ``json.loads`` so hostile input cannot reach its recursion.
     """
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return
     depth = 0
-    in_string = False
-    escaped = False
-    for pos, ch in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
+    for m in _BRACKET_RE.finditer(_JSON_STRING_RE.sub('""', text)):
+        if m.group() in "[{":
             depth += 1
             if depth > MAX_JSON_DEPTH:
                 raise ParseError(
                     ErrorCode.PROFILE_TOO_DEEP,
                     f"JSON nested deeper than {MAX_JSON_DEPTH} levels",
-                    position=pos,
                     limit=MAX_JSON_DEPTH,
                 )
-        elif ch in "]}":
+        else:
             depth -= 1
 
 
-def _walk_strings(value: object) -> Iterator[str]:
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, str):
-            yield v
-        elif isinstance(v, dict):
-            for k, item in v.items():
-                yield k
-                stack.append(item)
-        elif isinstance(v, list):
-            stack.extend(v)
-
-
-def _has_surrogate(text: str) -> bool:
-    return any("\ud800" <= ch <= "\udfff" for ch in text)
+def _has_lone_surrogate(obj: object) -> bool:
+    # UTF-8 input cannot hold surrogates; only "\\uD8xx"-style escapes can produce one,
+    # and encoding the parsed value back to UTF-8 fails exactly on a lone one.
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _loads_strict(value: bytes, *, limit: int) -> dict[str, object] | list[object]:
@@ -389,9 +374,8 @@ def _loads_strict(value: bytes, *, limit: int) -> dict[str, object] | list[objec
         raise ParseError(ErrorCode.PROFILE_BAD_JSON, f"name value is not JSON: {exc}") from exc
     if not isinstance(obj, (dict, list)):
         raise ParseError(ErrorCode.PROFILE_BAD_JSON, "name value must be a JSON object")
-    for s in _walk_strings(obj):
-        if _has_surrogate(s):
-            raise ParseError(ErrorCode.PROFILE_BAD_JSON, "JSON string holds a lone surrogate escape")
+    if "\\u" in text and _has_lone_surrogate(obj):
+        raise ParseError(ErrorCode.PROFILE_BAD_JSON, "JSON string holds a lone surrogate escape")
     return obj
 
 
@@ -407,12 +391,15 @@ def _bad(field: str, why: str) -> ParseError:
     return ParseError(ErrorCode.PROFILE_BAD_FIELD, f"{field}: {why}", field=field)
 
 
+_BAD_TEXT_RE = re.compile(r"[\s\x00-\x1f\x7f]")  # re's \s covers str.isspace()
+
+
 def _text(value: object, field: str, *, limit: int = _MAX_TEXT) -> str:
     if not isinstance(value, str):
         raise _bad(field, "expected a string")
     if not value or len(value.encode("utf-8")) > limit:
         raise _bad(field, f"expected 1..{limit} bytes")
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+    if _BAD_TEXT_RE.search(value):
         raise _bad(field, "whitespace or control character")
     return value
 
@@ -545,6 +532,8 @@ def _address_text(value: object, field: str) -> str:
     return text
 
 
+_PROTOCOL_NAMES = frozenset(p.value for p in Protocol)
+_REASON_NAMES = frozenset(r.value for r in RedirectReason)
 _WAYPOST_MEMBERS = frozenset(
     {"v", "key", "next", "recovery", "custodian", "ep", "policy", "redirect", "doc", "proofs", "sig"}
 )
@@ -568,11 +557,11 @@ def _parse_waypost(raw: object) -> dict[str, object]:
     if "sig" in wp:
         out["sig"] = _b64_field(wp["sig"], "waypost.sig", _SIG_BYTES)
     if "ep" in wp:
-        ep = _obj(wp["ep"], "waypost.ep", frozenset(p.value for p in Protocol))
+        ep = _obj(wp["ep"], "waypost.ep", _PROTOCOL_NAMES)
         out["endpoints"] = tuple(
             Endpoint(protocol=p, value=_check_endpoint(p, ep[p.value]))
             for p in PROTOCOL_PREFERENCE
-            if p.value in ep
+            if p in ep  # StrEnum members hash and compare as their str values
         )
     if "policy" in wp:
         pol = _obj(wp["policy"], "waypost.policy", frozenset({"require", "mode"}), frozenset({"require", "mode"}))
@@ -588,7 +577,7 @@ def _parse_waypost(raw: object) -> dict[str, object]:
     if "redirect" in wp:
         red = _obj(wp["redirect"], "waypost.redirect", frozenset({"to", "reason", "sig"}), frozenset({"to", "reason", "sig"}))
         reason = red["reason"]
-        if reason not in {r.value for r in RedirectReason}:
+        if reason not in _REASON_NAMES:
             raise _bad("waypost.redirect.reason", "expected voluntary, administrative or revoked")
         out["redirect"] = Redirect(
             to=_address_text(red["to"], "waypost.redirect.to"),
