@@ -1,0 +1,293 @@
+"""Light-client decisions (core layer): rollback/fork, split view, pins and downgrades, freshness, redirects.
+
+Pure: takes verified answers, the client's remembered state and ``now_s``; no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from waypost.registry.errors import ErrorCode, ParseError, ValidationError, VerificationError
+from waypost.registry.keys import moved_from_of, verify_redirect
+from waypost.registry.profile import Profile, key_commitment, parse_profile, validate_no_downgrade
+from waypost.tlog import note as note_mod
+
+__all__ = [
+    "Pin",
+    "Hop",
+    "Resolution",
+    "verify_progress",
+    "split_view_pairs",
+    "verify_no_split_view",
+    "verify_fresh",
+    "verify_pin",
+    "pin_of",
+    "verify_hops",
+    "profile_of",
+    "key_fingerprint",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pin:
+    """What the client remembers of an address after first sight (trust on first use).
+
+    ``value`` is the raw verified record (a Namecoin name value) whose profile's policy,
+    endpoints and key are pinned; ``epoch`` is the registration epoch it came from.
+    """
+
+    address: str
+    value: bytes
+    epoch: int
+    leaf_index: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hop:
+    """One verified step of a resolution: the address, its verified record and why we came here."""
+
+    address: str
+    value: bytes | None
+    epoch: int | None
+    leaf_index: int | None
+    verdict: str | None
+    reason: str | None = None  # redirect reason from the previous hop ("voluntary", "domain", ...)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resolution:
+    """A verified answer: the final address's profile, how we got there and what was checked."""
+
+    address: str
+    resolved_address: str
+    present: bool
+    value: bytes | None
+    profile: Profile | None
+    verdict: str | None
+    codes: tuple[str, ...]
+    leaf_index: int | None
+    height: int | None
+    checkpoint_origin: str
+    checkpoint_size: int
+    servers: tuple[str, ...]
+    hops: tuple[Hop, ...]
+    witnesses: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def endpoints(self) -> tuple[tuple[str, str], ...]:
+        """``(protocol, value)`` pairs of the final profile."""
+        if self.profile is None:
+            return ()
+        return tuple((e.protocol.value, e.value) for e in self.profile.endpoints)
+
+
+def key_fingerprint(key: bytes) -> str:
+    """Short display fingerprint of an ed25519 key: first 16 hex digits of its SHA-256, grouped by 4."""
+    digest = hashlib.sha256(key).hexdigest()[:16]
+    return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
+
+
+def profile_of(value: bytes | None) -> Profile | None:
+    """The profile of a verified record, None when absent or not a profile."""
+    if value is None:
+        return None
+    try:
+        return parse_profile(value)
+    except ParseError:
+        return None
+
+
+# --- log checks -----------------------------------------------------------------------------
+
+
+def verify_progress(
+    previous: note_mod.SignedCheckpoint | None, new: note_mod.SignedCheckpoint, proof: Sequence[bytes]
+) -> None:
+    """The server's new checkpoint must extend the last one the client saw from it.
+
+    Args:
+        previous: the client's last verified checkpoint from this server (None on first contact).
+        new: the checkpoint just verified.
+        proof: consistency proof from ``previous.size`` to ``new.size``.
+
+    Raises:
+        VerificationError: ``CHECKPOINT_ROLLBACK`` (smaller tree: a stale checkpoint) or
+            ``CHECKPOINT_INCONSISTENT`` (a fork); ``fields["evidence"]`` is a ``note.Evidence``.
+            ``CHECKPOINT_BAD`` when the server switched to another log origin.
+    """
+    if previous is None:
+        return
+    note_mod.check_consistency(previous, new, proof)
+
+
+def split_view_pairs(checkpoints: Sequence[note_mod.SignedCheckpoint]) -> list[tuple[int, int]]:
+    """Which consistency proofs the client needs to compare several servers' checkpoints.
+
+    Every checkpoint is compared with the largest one of the same origin: returns
+    ``(small_index, large_index)`` pairs whose sizes differ (equal sizes need no proof).
+    """
+    pairs: list[tuple[int, int]] = []
+    by_origin: dict[str, list[int]] = {}
+    for i, cp in enumerate(checkpoints):
+        by_origin.setdefault(cp.checkpoint.origin, []).append(i)
+    for idxs in by_origin.values():
+        largest = max(idxs, key=lambda i: (checkpoints[i].checkpoint.size, -i))
+        for i in idxs:
+            if i != largest and checkpoints[i].checkpoint.size != checkpoints[largest].checkpoint.size:
+                pairs.append((i, largest))
+    return pairs
+
+
+def verify_no_split_view(
+    checkpoints: Sequence[note_mod.SignedCheckpoint], proofs: Mapping[tuple[int, int], Sequence[bytes]]
+) -> None:
+    """Servers showing the same log must show one history: the smaller tree is a prefix of the larger.
+
+    Args:
+        checkpoints: one verified checkpoint per server.
+        proofs: consistency proofs for the pairs of ``split_view_pairs`` (a missing proof counts as empty).
+
+    Raises:
+        VerificationError: ``CHECKPOINT_SPLIT_VIEW`` with ``fields["evidence"]``.
+    """
+    by_origin: dict[str, list[int]] = {}
+    for i, cp in enumerate(checkpoints):
+        by_origin.setdefault(cp.checkpoint.origin, []).append(i)
+    for idxs in by_origin.values():
+        largest = max(idxs, key=lambda i: (checkpoints[i].checkpoint.size, -i))
+        for i in idxs:
+            if i != largest:
+                note_mod.check_split_view(checkpoints[i], checkpoints[largest], proofs.get((i, largest), ()))
+
+
+def verify_fresh(reference_time_s: int | None, now_s: int, max_age_s: int, *, what: str) -> None:
+    """Refuse an answer whose newest provable time is older than ``max_age_s``.
+
+    Args:
+        reference_time_s: the newest time the answer proves (a witness cosignature's
+            timestamp, or the time of the Namecoin block the checkpoint was built at);
+            None when the answer proves no time at all.
+        now_s: the client's clock.
+        max_age_s: the largest acceptable age.
+        what: what ``reference_time_s`` is, for the message.
+
+    Raises:
+        VerificationError: ``CLIENT_STALE``.
+    """
+    if reference_time_s is None:
+        raise VerificationError(ErrorCode.CLIENT_STALE, "the answer proves no time; cannot check --max-age")
+    age = now_s - reference_time_s
+    if age > max_age_s:
+        raise VerificationError(
+            ErrorCode.CLIENT_STALE, f"answer is {age} s old ({what}), more than --max-age {max_age_s} s",
+            age_s=age, max_age_s=max_age_s,
+        )
+
+
+# --- pins -----------------------------------------------------------------------------------
+
+
+def pin_of(hop: Hop) -> Pin | None:
+    """The pin to remember for a verified hop (None when there is no record)."""
+    if hop.value is None or hop.epoch is None or hop.leaf_index is None:
+        return None
+    return Pin(address=hop.address, value=hop.value, epoch=hop.epoch, leaf_index=hop.leaf_index)
+
+
+def verify_pin(pin: Pin | None, hop: Hop, *, accept_change: bool = False) -> None:
+    """Refuse an answer that weakens what the client pinned for the address.
+
+    A downgrade is: the pinned ``enforce`` policy weakened (``profile.validate_no_downgrade``),
+    a pinned endpoint's protocol dropped, the record disappearing, or the key replaced by one
+    the pinned record did not commit to (pre-rotation). A new registration epoch is a new
+    identity and also needs ``accept_change``. An older leaf than the pinned one is a rollback.
+
+    Raises:
+        ValidationError: ``POLICY_DOWNGRADE`` (with ``protocol``/``mode``), ``KEY_UNCOMMITTED``.
+        VerificationError: ``CHECKPOINT_ROLLBACK`` when the answer's leaf is older than the pin's.
+    """
+    if pin is None:
+        return
+    if hop.leaf_index is not None and hop.leaf_index < pin.leaf_index:
+        raise VerificationError(
+            ErrorCode.CHECKPOINT_ROLLBACK, "the answer's leaf is older than the one already seen",
+            expected=pin.leaf_index, got=hop.leaf_index,
+        )
+    if accept_change:
+        return
+    if hop.value is None:
+        raise ValidationError(ErrorCode.POLICY_DOWNGRADE, "the pinned record disappeared", address=pin.address)
+    if hop.epoch is not None and hop.epoch != pin.epoch:
+        raise ValidationError(
+            ErrorCode.POLICY_DOWNGRADE, "the name was registered again (new epoch)", expected=pin.epoch, got=hop.epoch
+        )
+    old, new = profile_of(pin.value), profile_of(hop.value)
+    if old is None:
+        return
+    if new is None:
+        raise ValidationError(ErrorCode.POLICY_DOWNGRADE, "the record is no longer a profile", address=pin.address)
+    validate_no_downgrade(old, new)
+    new_protocols = {e.protocol for e in new.endpoints}
+    for e in old.endpoints:
+        if e.protocol not in new_protocols:
+            raise ValidationError(
+                ErrorCode.POLICY_DOWNGRADE, f"{e.protocol.value} endpoint dropped since it was pinned",
+                protocol=e.protocol.value,
+            )
+    if old.key is not None and new.key != old.key:
+        committed = new.key is not None and old.next_commitment == key_commitment(new.key)
+        if not committed:
+            raise ValidationError(
+                ErrorCode.KEY_UNCOMMITTED, "the key changed to one the pinned record did not commit to",
+                address=pin.address,
+            )
+
+
+# --- redirects ------------------------------------------------------------------------------
+
+
+def verify_hops(hops: Sequence[Hop], *, domain_names: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """Check the redirect chain the server followed, from verified records only.
+
+    Each step must be justified by the previous record: a redirect signed by its key and
+    confirmed by the target (``moved_from``), or (reason ``domain``) the ``d/`` value's
+    ``waypost.names`` entry given in ``domain_names[address]``. The last record must not
+    redirect any further (a server may not stop early).
+
+    Raises:
+        VerificationError: ``CLIENT_BAD_ANSWER``, ``REDIRECT_BAD_SIGNATURE``.
+        ValidationError: ``REDIRECT_UNCONFIRMED``, ``REDIRECT_LOOP``.
+    """
+    seen: set[str] = set()
+    for i, hop in enumerate(hops):
+        if hop.address in seen:
+            raise ValidationError(ErrorCode.REDIRECT_LOOP, "redirect loop", address=hop.address)
+        seen.add(hop.address)
+        profile = profile_of(hop.value)
+        if i + 1 == len(hops):
+            if profile is not None and profile.redirect is not None:
+                raise VerificationError(
+                    ErrorCode.CLIENT_BAD_ANSWER, "the server stopped before a redirect", address=hop.address
+                )
+            return
+        nxt = hops[i + 1]
+        if nxt.reason == "domain":
+            names = (domain_names or {}).get(hop.address, {})
+            if nxt.address not in names.values():
+                raise VerificationError(
+                    ErrorCode.CLIENT_BAD_ANSWER, "domain step not backed by the domain's record", address=hop.address
+                )
+            continue
+        if profile is None or profile.redirect is None or profile.redirect.to != nxt.address:
+            raise VerificationError(
+                ErrorCode.CLIENT_BAD_ANSWER, "redirect step not backed by the record", address=hop.address
+            )
+        verify_redirect(hop.address, profile.redirect, profile.key)
+        target = profile_of(nxt.value)
+        if target is None or hop.address not in moved_from_of(target):
+            raise ValidationError(
+                ErrorCode.REDIRECT_UNCONFIRMED, "target does not confirm the move", source=hop.address, target=nxt.address
+            )

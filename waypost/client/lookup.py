@@ -1,0 +1,302 @@
+"""``Client``: resolve an address against one or more servers and verify everything offline (shell).
+
+Fetches over HTTP, verifies each proof bundle (``resolve.bundle.verify_bundle``), then lets
+the pure core decide: rollback/fork per server, split view across servers, pins, freshness.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import requests
+
+from waypost.client import core
+from waypost.client.http import fetch, fetch_json, quote_address, server_url
+from waypost.client.state import ClientState, save_evidence
+from waypost.indexer import wire
+from waypost.indexer.params import Network, params_for
+from waypost.registry.address import format_address, parse_address
+from waypost.registry.errors import ErrorCode, ParseError, UpstreamError, VerificationError, WaypostError
+from waypost.resolve.bundle import ProofBundle, VerifiedResolution, bundle_from_json, parse_bundle, verify_bundle
+from waypost.resolve.pipeline import domain_names
+from waypost.tlog import note as note_mod
+
+__all__ = ["Client", "ServerAnswer", "LOG_KEY_PATH"]
+
+LOG_KEY_PATH = "/v1/log/key"  # optional: the server's log verifier key, for trust on first use
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerAnswer:
+    """One server's verified answer: the checkpoint and the verified hops (first = asked address)."""
+
+    server: str
+    checkpoint: note_mod.SignedCheckpoint
+    hops: tuple[core.Hop, ...]
+    results: tuple[VerifiedResolution, ...]
+
+
+def _b64list(obj: object) -> tuple[bytes, ...]:
+    if not isinstance(obj, dict) or not isinstance(obj.get("proof"), list):
+        raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "consistency answer has no proof list")
+    try:
+        return tuple(base64.b64decode(str(h), validate=True) for h in obj["proof"])
+    except ValueError as exc:
+        raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "consistency proof is not base64") from exc
+
+
+class Client:
+    """A light client over ``servers`` (base URLs).
+
+    Args:
+        servers: server base URLs (``http://127.0.0.1:8335``).
+        state: remembered checkpoints, trusted log keys and pins (saved after each resolve).
+        log_verifiers: log keys trusted for every server (``--log-key``); added to the state.
+        witnesses: witness cosignature keys.
+        min_witnesses: cosignatures required from ``witnesses`` on every checkpoint.
+        network: Namecoin network of the servers' logs.
+        session: a ``requests.Session`` (tests inject one).
+        max_age_s: refuse answers older than this (witness time, else the checkpoint's Namecoin tip time).
+        accept_change: accept a downgrade or key change against the pins (and re-pin).
+        clock: "now" in seconds.
+        tofu: trust a server's advertised log key (``/v1/log/key``) on first use.
+    """
+
+    def __init__(
+        self,
+        servers: Sequence[str],
+        *,
+        state: ClientState,
+        log_verifiers: Sequence[note_mod.Verifier] = (),
+        witnesses: Sequence[note_mod.Verifier] = (),
+        min_witnesses: int = 0,
+        network: Network | str = Network.MAINNET,
+        session: requests.Session | None = None,
+        max_age_s: int | None = None,
+        accept_change: bool = False,
+        clock: Callable[[], float] = time.time,
+        tofu: bool = True,
+    ) -> None:
+        if not servers:
+            raise ParseError(ErrorCode.BAD_REQUEST, "at least one server is needed")
+        if min_witnesses > len(witnesses):
+            raise ParseError(ErrorCode.BAD_REQUEST, "--min-witnesses is larger than the number of --witness keys")
+        self.servers = tuple(s.rstrip("/") for s in servers)
+        self.state = state
+        self.log_verifiers = tuple(log_verifiers)
+        self.witnesses = tuple(witnesses)
+        self.min_witnesses = min_witnesses
+        self.network = Network(network)
+        self.session = session or requests.Session()
+        self.max_age_s = max_age_s
+        self.accept_change = accept_change
+        self.clock = clock
+        self.tofu = tofu
+
+    # --- public -------------------------------------------------------------------------
+
+    def resolve(self, address: str) -> core.Resolution:
+        """Resolve ``address`` on every server and verify every answer.
+
+        Returns:
+            The verified resolution (from the server with the largest tree).
+
+        Raises:
+            ParseError: a bad address.
+            UpstreamError: ``CLIENT_HTTP`` / ``CLIENT_BAD_ANSWER`` (a server could not answer).
+            VerificationError: a proof does not verify (``bundle.*``, ``merkle.*``, ``map.*``,
+                ``note.*``), ``CHECKPOINT_ROLLBACK``/``CHECKPOINT_INCONSISTENT``/``CHECKPOINT_SPLIT_VIEW``
+                (with ``fields["evidence_path"]``), ``WITNESS_QUORUM``, ``CLIENT_STALE``.
+            ValidationError: ``POLICY_DOWNGRADE``, ``KEY_UNCOMMITTED``, redirect errors.
+            StoreError: the state file cannot be written.
+        """
+        canonical = format_address(parse_address(address))
+        answers = [self._resolve_on(server, canonical) for server in self.servers]
+        self._compare_servers(answers)
+        best = max(answers, key=lambda a: a.checkpoint.checkpoint.size)
+        for hop in best.hops:
+            pin = self.state.pin(hop.address)
+            core.verify_pin(pin, hop, accept_change=self.accept_change)
+        for hop in best.hops:
+            new_pin = core.pin_of(hop)
+            if new_pin is not None:
+                self.state.set_pin(new_pin)
+        for a in answers:
+            self.state.set_checkpoint_note(a.server, a.checkpoint.note)
+        self.state.save()
+        final_hop, final = best.hops[-1], best.results[-1]
+        leaf = final.leaf
+        return core.Resolution(
+            address=canonical,
+            resolved_address=final_hop.address,
+            present=final.present,
+            value=final_hop.value,
+            profile=core.profile_of(final_hop.value),
+            verdict=None if leaf is None else leaf.verdict,
+            codes=() if leaf is None else leaf.codes,
+            leaf_index=final.leaf_index,
+            height=final.height,
+            checkpoint_origin=best.checkpoint.checkpoint.origin,
+            checkpoint_size=best.checkpoint.checkpoint.size,
+            servers=tuple(a.server for a in answers),
+            hops=best.hops,
+            witnesses=self.min_witnesses,
+        )
+
+    # --- per server ---------------------------------------------------------------------
+
+    def _keys_for(self, server: str) -> tuple[note_mod.Verifier, ...]:
+        keys = list(self.log_verifiers) + [k for k in self.state.log_keys(server) if k not in self.log_verifiers]
+        if keys:
+            return tuple(keys)
+        if self.tofu:
+            try:
+                resp = fetch(self.session, server_url(server, LOG_KEY_PATH), accept="text/plain", max_bytes=4096)
+            except UpstreamError:
+                resp = None
+            if resp is not None and resp.status == 200:
+                try:
+                    return (note_mod.parse_vkey(resp.body.decode("ascii")),)
+                except (WaypostError, UnicodeDecodeError):
+                    pass
+        raise VerificationError(
+            ErrorCode.CLIENT_NO_LOG_KEY,
+            f"no trusted log key for {server}: pass --log-key (the server's <db>.logkey.vkey)",
+            server=server,
+        )
+
+    def _consistency(self, server: str, size1: int, size2: int) -> tuple[bytes, ...]:
+        if size1 == 0 or size1 >= size2:
+            return ()
+        _, obj = fetch_json(self.session, server_url(server, "/v1/log/proof/consistency"),
+                            params={"from": str(size1), "to": str(size2)})
+        return _b64list(obj)
+
+    def _evidence_error(self, exc: VerificationError, server: str, other: str | None = None) -> VerificationError:
+        ev = exc.fields.get("evidence")
+        directory = self.state.evidence_dir()
+        if isinstance(ev, note_mod.Evidence) and directory is not None:
+            path = save_evidence(directory, ev, server=server, other_server=other, now_s=int(self.clock()))
+            exc.fields["evidence_path"] = str(path)
+            exc.message = f"{exc.message} (server {server}{' vs ' + other if other else ''}; evidence: {path})"
+        else:
+            exc.message = f"{exc.message} (server {server}{' vs ' + other if other else ''})"
+        return exc
+
+    def _fetch_bundles(self, server: str, address: str, since: int | None) -> list[tuple[str, ProofBundle, str | None]]:
+        params = {"since": str(since)} if since else None
+        status, body = fetch_json(self.session, server_url(server, "/v1/resolve/" + quote_address(address)),
+                                  params=params, ok=(200, 404))
+        if not isinstance(body, dict):
+            raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "resolve answer is not an object", server=server)
+        try:
+            if status == 404:
+                cbor = body.get("bundle_cbor")
+                if not isinstance(cbor, str):
+                    raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "'not found' without an absence proof", server=server)
+                return [(address, parse_bundle(base64.b64decode(cbor, validate=True)), None)]
+            hop_bundles, hops_meta = body.get("hop_bundles", []), body.get("hops", [])
+            resolved = body.get("resolved_address")
+            if not isinstance(hop_bundles, list) or not isinstance(hops_meta, list) or not isinstance(resolved, str):
+                raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "resolve answer lacks hops", server=server)
+            addrs = [str(h["address"]) for h in hop_bundles] + [resolved]
+            reasons: list[str | None] = [None]
+            reasons += [None if h.get("reason") is None else str(h["reason"]) for h in hops_meta]
+            bundles = [bundle_from_json(h["bundle"]) for h in hop_bundles] + [bundle_from_json(body.get("bundle"))]
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, f"malformed resolve answer: {exc}", server=server) from exc
+        if len(reasons) != len(addrs) or not addrs or addrs[0] != address:
+            raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "resolve answer's hops do not line up", server=server)
+        return list(zip(addrs, bundles, reasons, strict=True))
+
+    def _resolve_on(self, server: str, address: str) -> ServerAnswer:
+        keys = self._keys_for(server)
+        prev_note = self.state.checkpoint_note(server)
+        previous = note_mod.open_checkpoint(prev_note, keys) if prev_note is not None else None
+        fetched = self._fetch_bundles(server, address, previous.checkpoint.size if previous else None)
+        now_s = int(self.clock())
+        results: list[VerifiedResolution] = []
+        for addr, bundle, _ in fetched:
+            results.append(
+                verify_bundle(
+                    bundle, address=addr, log_verifiers=keys, network=self.network,
+                    now_s=now_s, min_witnesses=self.min_witnesses, witness_verifiers=self.witnesses,
+                    max_cosignature_age_s=self.max_age_s if self.min_witnesses > 0 else None,
+                )
+            )
+        checkpoint = results[0].checkpoint
+        if any(r.checkpoint.checkpoint != checkpoint.checkpoint for r in results):
+            raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "hops proven against different checkpoints", server=server)
+        # demand that the log extends what this server showed us before (rollback / fork)
+        if previous is not None:
+            b0 = fetched[-1][1]
+            size1, size2 = previous.checkpoint.size, checkpoint.checkpoint.size
+            if b0.since_size == size1 and size1 <= size2:
+                proof = b0.consistency
+            elif size2 > size1 > 0:
+                proof = self._consistency(server, size1, size2)
+            else:
+                proof = ()
+            try:
+                core.verify_progress(previous, checkpoint, proof)
+            except VerificationError as exc:
+                raise self._evidence_error(exc, server) from None
+        if self.max_age_s is not None and self.min_witnesses == 0:
+            core.verify_fresh(self._tip_time(server, checkpoint), now_s, self.max_age_s,
+                              what="time of the checkpoint's Namecoin tip block")
+        hops = tuple(
+            core.Hop(
+                address=addr, value=r.value, epoch=None if r.leaf is None else r.leaf.epoch,
+                leaf_index=r.leaf_index, verdict=None if r.leaf is None else r.leaf.verdict, reason=reason,
+            )
+            for (addr, _, reason), r in zip(fetched, results, strict=True)
+        )
+        dn = {h.address: domain_names(h.value) for h in hops if h.value is not None and "@" in h.address}
+        core.verify_hops(hops, domain_names=dn)
+        for k in keys:
+            if any(s.key_id == k.key_id and s.name == k.name for s in note_mod.split_note(checkpoint.note)[1]):
+                self.state.trust_log_key(server, k)
+        return ServerAnswer(server=server, checkpoint=checkpoint, hops=hops, results=tuple(results))
+
+    def _tip_time(self, server: str, cp: note_mod.SignedCheckpoint) -> int | None:
+        """Time of the Namecoin block the checkpoint commits to (header checked against its hash and PoW)."""
+        c = cp.checkpoint
+        if c.namecoin_height is None or c.namecoin_block_hash is None:
+            return None
+        _, obj = fetch_json(self.session, server_url(server, "/v1/headers"),
+                            params={"start": str(c.namecoin_height), "count": "1"})
+        try:
+            raw = bytes.fromhex(str(obj["headers"][0]["header"]))  # type: ignore[index]
+            header, auxpow = wire.parse_header(raw)
+        except (KeyError, IndexError, TypeError, ValueError, ParseError) as exc:
+            raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "no usable header at the checkpoint's tip", server=server) from exc
+        if header.hash != c.namecoin_block_hash:
+            raise VerificationError(ErrorCode.BUNDLE_HEADER_MISMATCH, "tip header does not match the checkpoint",
+                                    height=c.namecoin_height)
+        params = params_for(self.network)
+        try:
+            wire.verify_pow(header, auxpow, chain_id=params.auxpow_chain_id,
+                            strict_chain_id=params.strict_chain_id and c.namecoin_height >= params.legacy_blocks_before)
+        except ParseError as exc:
+            raise VerificationError(ErrorCode.BUNDLE_WEAK_HEADER, f"tip header: {exc.message}") from exc
+        return header.time_s
+
+    def _compare_servers(self, answers: Sequence[ServerAnswer]) -> None:
+        cps = [a.checkpoint for a in answers]
+        proofs: dict[tuple[int, int], tuple[bytes, ...]] = {}
+        for i, j in core.split_view_pairs(cps):
+            proofs[(i, j)] = self._consistency(answers[j].server, cps[i].checkpoint.size, cps[j].checkpoint.size)
+        try:
+            core.verify_no_split_view(cps, proofs)
+        except VerificationError as exc:
+            ev = exc.fields.get("evidence")
+            servers = [a.server for a in answers]
+            small = large = servers[0]
+            if isinstance(ev, note_mod.Evidence):
+                small = next((a.server for a in answers if a.checkpoint.note == ev.old_note), small)
+                large = next((a.server for a in answers if a.checkpoint.note == ev.new_note), large)
+            raise self._evidence_error(exc, small, large) from None
+
