@@ -151,28 +151,36 @@ def parse_name_script(script: bytes) -> NameOp | None:
     kind_count = _ARG_COUNT.get(name_op)
     if kind_count is None:
         return None
+    n = len(script)
     pc = 1
     args: list[bytes] = []
     while True:
-        start = pc
-        ok, opcode, data, pc = _get_op(script, pc)
-        if not ok:
-            if start < len(script):
-                raise ParseError(
-                    ErrorCode.NAME_BAD_SCRIPT,
-                    "name script push runs past the end of the script",
-                    offset=start,
-                )
-            return None
+        if pc >= n:
+            return None  # GetOp fails at the end: no DROP, not a name script
+        opcode = script[pc]
+        if opcode < _OP_PUSHDATA1:  # OP_0 and direct pushes (fast path)
+            end = pc + 1 + opcode
+            if end > n:
+                raise ParseError(ErrorCode.NAME_BAD_SCRIPT, "name script push runs past the end of the script", offset=pc)
+            args.append(script[pc + 1 : end])
+            pc = end
+            continue
         if opcode in _DROPS:
+            pc += 1
             break
         if opcode > _OP_PUSHDATA4:
-            return None
-        args.append(data)
-    while opcode in _DROPS:
-        ok, opcode, _, pc = _get_op(script, pc)
+            return None  # OP_1NEGATE, OP_1..OP_16 and other opcodes are not arguments
+        start = pc
+        ok, _, data, pc = _get_op(script, pc)
         if not ok:
-            break
+            raise ParseError(ErrorCode.NAME_BAD_SCRIPT, "name script push runs past the end of the script", offset=start)
+        args.append(data)
+    # namecoin-core: skip any run of DROP/2DROP/NOP with GetOp, then ``pc--``. The op read
+    # after the run is consumed whole (or partially, when truncated) before backing up.
+    while pc < n and script[pc] in _DROPS:
+        pc += 1
+    if pc < n:
+        _, _, _, pc = _get_op(script, pc)
     pc -= 1
     if len(args) != kind_count:
         return None
