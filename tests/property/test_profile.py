@@ -76,7 +76,7 @@ def profiles(draw: st.DrawFn) -> Profile:
     policy = opt(
         st.builds(
             lambda req, mode: Policy(require=tuple(p for p in PROTOCOL_PREFERENCE if p in req), mode=mode),
-            st.sets(st.sampled_from(list(Protocol))),
+            st.sets(st.sampled_from(list(Protocol)), min_size=1),
             st.sampled_from(list(PolicyMode)),
         )
     )

@@ -220,6 +220,36 @@ def _ascii_domain(raw: str) -> str:
     return raw.lower()
 
 
+def _classify_domain(raw_domain: str, offset: int) -> tuple[AddressKind, str, list[str]]:
+    """Normalise the domain and pick the kind: (kind, A-label domain, U-labels to script-check)."""
+    tld = raw_domain.rsplit(".", 1)[-1].lower()
+    ulabels: list[str] = []
+    if tld in ("key", "onion"):
+        domain = _ascii_domain(raw_domain)
+        labels = domain.split(".")
+        if len(labels) != 2:
+            raise _err(ErrorCode.ADDRESS_BAD_LABEL, f".{tld} addresses take exactly one label before .{tld}")
+        if tld == "key":
+            decode_key_domain(labels[0])
+            kind = AddressKind.KEY
+        else:
+            decode_onion_domain(labels[0])
+            kind = AddressKind.ONION
+    else:
+        domain, ulabels = _parse_domain(raw_domain, offset)
+        labels = domain.split(".")
+        if labels[-1] == "bit":
+            if len(labels) != 2:
+                raise _err(ErrorCode.ADDRESS_BAD_LABEL, ".bit addresses use a second-level name only (name.bit)")
+            if not _NAMECOIN_ID_LOCAL_RE.fullmatch(labels[0]) and not labels[0].startswith("xn--"):
+                raise _err(ErrorCode.ADDRESS_BAD_LABEL, "d/ names are lowercase a-z, 0-9 and inner dashes")
+            kind = AddressKind.NAMECOIN_ID if labels[0] == "id" else AddressKind.NAMECOIN_D
+        else:
+            kind = AddressKind.DNS
+
+    return kind, domain, ulabels
+
+
 def parse_address(text: str) -> Address:
     """Parse and normalise an address.
 
@@ -258,30 +288,11 @@ def parse_address(text: str) -> Address:
     if not raw_domain:
         raise _err(ErrorCode.ADDRESS_BAD_SYNTAX, "domain is empty", position=at + 1)
 
-    tld = raw_domain.rsplit(".", 1)[-1].lower()
-    ulabels: list[str] = []
-    if tld in ("key", "onion"):
-        domain = _ascii_domain(raw_domain)
-        labels = domain.split(".")
-        if len(labels) != 2:
-            raise _err(ErrorCode.ADDRESS_BAD_LABEL, f".{tld} addresses take exactly one label before .{tld}")
-        if tld == "key":
-            decode_key_domain(labels[0])
-            kind = AddressKind.KEY
-        else:
-            decode_onion_domain(labels[0])
-            kind = AddressKind.ONION
-    else:
-        domain, ulabels = _parse_domain(raw_domain, at + 1)
-        labels = domain.split(".")
-        if labels[-1] == "bit":
-            if len(labels) != 2:
-                raise _err(ErrorCode.ADDRESS_BAD_LABEL, ".bit addresses use a second-level name only (name.bit)")
-            if not _NAMECOIN_ID_LOCAL_RE.fullmatch(labels[0]) and not labels[0].startswith("xn--"):
-                raise _err(ErrorCode.ADDRESS_BAD_LABEL, "d/ names are lowercase a-z, 0-9 and inner dashes")
-            kind = AddressKind.NAMECOIN_ID if labels[0] == "id" else AddressKind.NAMECOIN_D
-        else:
-            kind = AddressKind.DNS
+    try:
+        kind, domain, ulabels = _classify_domain(raw_domain, at + 1)
+    except ParseError as exc:
+        exc.fields.setdefault("position", at + 1)  # errors without a finer place point at the domain
+        raise
 
     if kind in (AddressKind.NAMECOIN_ID, AddressKind.NAMECOIN_D):
         local = _parse_namecoin_local(raw_local, kind)

@@ -568,6 +568,8 @@ def _parse_waypost(raw: object) -> dict[str, object]:
         items = [_protocol(x, "waypost.policy.require") for x in _list(pol["require"], "waypost.policy.require", 16)]
         if len(set(items)) != len(items):
             raise _bad("waypost.policy.require", "duplicate protocol")
+        if not items:
+            raise _bad("waypost.policy.require", "list at least one protocol (or omit the policy)")
         mode = pol["mode"]
         if mode not in (PolicyMode.ENFORCE.value, PolicyMode.TESTING.value):
             raise _bad("waypost.policy.mode", "expected 'enforce' or 'testing'")

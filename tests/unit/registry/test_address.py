@@ -189,6 +189,15 @@ def test_error_fields_point_at_the_character() -> None:
     assert "alice" in info.value.message
 
 
+def test_domain_errors_point_at_the_domain_and_huge_input_is_cheap() -> None:
+    with pytest.raises(ParseError) as info:
+        parse_address("alice@localhost")
+    assert info.value.code is ErrorCode.ADDRESS_BAD_LABEL and info.value.fields["position"] == 6
+    with pytest.raises(ParseError) as info:
+        parse_address("a" * 1_000_000 + "@example.com")
+    assert info.value.code is ErrorCode.ADDRESS_TOO_LONG
+
+
 def test_namecoin_name_limit_is_checked() -> None:
     # 64-byte local part is the binding limit; id/ + 64 bytes fits in 255.
     a = parse_address("a" * 64 + "@id.bit")

@@ -322,6 +322,7 @@ HOSTILE: list[tuple[str, bytes, ErrorCode]] = [
     ("policy-unknown", _value({"policy": {"require": ["icq"], "mode": "enforce"}}), ErrorCode.PROFILE_BAD_FIELD),
     ("policy-dup", _value({"policy": {"require": ["email", "email"], "mode": "enforce"}}), ErrorCode.PROFILE_BAD_FIELD),
     ("policy-mode", _value({"policy": {"require": [], "mode": "strict"}}), ErrorCode.PROFILE_BAD_FIELD),
+    ("policy-empty", _value({"policy": {"require": [], "mode": "enforce"}}), ErrorCode.PROFILE_BAD_FIELD),
     ("policy-no-mode", _value({"policy": {"require": []}}), ErrorCode.PROFILE_BAD_FIELD),
     ("redirect-reason", _value({"redirect": {"to": "b@id.bit", "reason": "x", "sig": encode_b64(bytes(64))}}),
      ErrorCode.PROFILE_BAD_FIELD),
