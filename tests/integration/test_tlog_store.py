@@ -211,6 +211,9 @@ def test_deferred_map_equals_immediate(tmp_path: Path) -> None:
     r_imm, r_def = store.LogReader(immediate), store.LogReader(deferred)
     assert r_def.root() == r_imm.root()
     assert r_def.map_root() == smt.MAP_EMPTY and r_def.latest_leaf(address_key("user1@example.bit")) is None
+    # histories follow prev_idx through queued updates too
+    hist = [i for i, _ in store.address_history(deferred, address_key("user1@example.bit"))]
+    assert hist == [i for i, _ in store.address_history(immediate, address_key("user1@example.bit"))] == list(range(1, 60, 13))
     signer = note.signer_from_seed(ORIGIN, b"\x07" * 32)
     cp = store.sign_checkpoint_if_due(deferred, signer, ORIGIN, 5, 60)  # flushes the queue first
     assert cp.map_root == r_imm.map_root() == r_def.map_root()

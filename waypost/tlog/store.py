@@ -45,14 +45,16 @@ SCHEMA_VERSION = 1
 # schema_versions(component TEXT PK, version INTEGER)     shared with the indexer store
 # log_state(id INTEGER PK = 1, size INTEGER, root BLOB[32], map_root BLOB[32])
 #        the current tree size, RFC 9162 root and the (flushed) state-map root (one row)
-# log_leaves(idx INTEGER PK, leaf BLOB, leaf_hash BLOB[32], address_key BLOB[32])
-#        leaf = LogLeaf.encode() (canonical CBOR); index on address_key for histories
+# log_leaves(idx INTEGER PK, leaf BLOB, leaf_hash BLOB[32], address_key BLOB[32], prev_idx INTEGER NULL)
+#        leaf = LogLeaf.encode() (canonical CBOR); prev_idx = the same address's previous leaf
+#        (an address's history is a chain of PK lookups: no random-key index to maintain)
 # log_nodes(level INTEGER, idx INTEGER, hash BLOB[32]) PK (level, idx), WITHOUT ROWID
 #        every complete subtree of 2**level leaves [idx*2**level, (idx+1)*2**level), level >= 1
 #        (level 0 is log_leaves.leaf_hash); tiles and proofs read these, O(log n) reads
-# map_nodes(depth INTEGER, path BLOB, hash BLOB[32], leaf_key BLOB[32] NULL, value_hash BLOB[32] NULL)
-#        PK (depth, path), WITHOUT ROWID: non-empty state-map positions (smt.py);
-#        path = the first ``depth`` key bits as a big-endian integer in ceil(depth/8) bytes
+# map_nodes(path BLOB[32], depth INTEGER, hash BLOB[32], leaf_key BLOB[32] NULL, value_hash BLOB[32] NULL)
+#        PK (path, depth), WITHOUT ROWID: non-empty state-map positions (smt.py);
+#        path = the first ``depth`` key bits, left-aligned in 32 bytes (zero padded), so the
+#        deep nodes of one key's path share a page: an update dirties ~2 pages, not ~depth
 # map_leaves(address_key BLOB[32] PK, leaf_idx INTEGER, leaf_hash BLOB[32]) WITHOUT ROWID
 #        the latest leaf of each address (the map's value is smt.map_value_hash of these)
 # map_pending(address_key BLOB[32] PK, leaf_idx INTEGER, leaf_hash BLOB[32]) WITHOUT ROWID
@@ -65,12 +67,11 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS log_state (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL,"
     " root BLOB NOT NULL, map_root BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS log_leaves (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL,"
-    " leaf_hash BLOB NOT NULL, address_key BLOB NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS log_leaves_address ON log_leaves (address_key, idx)",
+    " leaf_hash BLOB NOT NULL, address_key BLOB NOT NULL, prev_idx INTEGER)",
     "CREATE TABLE IF NOT EXISTS log_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
     " PRIMARY KEY (level, idx)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS map_nodes (depth INTEGER NOT NULL, path BLOB NOT NULL, hash BLOB NOT NULL,"
-    " leaf_key BLOB, value_hash BLOB, PRIMARY KEY (depth, path)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS map_nodes (path BLOB NOT NULL, depth INTEGER NOT NULL, hash BLOB NOT NULL,"
+    " leaf_key BLOB, value_hash BLOB, PRIMARY KEY (path, depth)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS map_leaves (address_key BLOB PRIMARY KEY, leaf_idx INTEGER NOT NULL,"
     " leaf_hash BLOB NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS map_pending (address_key BLOB PRIMARY KEY, leaf_idx INTEGER NOT NULL,"
@@ -128,7 +129,7 @@ _IN_CHUNK = 500  # bound on SQL variables per bulk read
 
 
 def _path_bytes(depth: int, path: int) -> bytes:
-    return path.to_bytes((depth + 7) // 8, "big")
+    return (path << (smt.KEY_BITS - depth)).to_bytes(32, "big")
 
 
 class _HashReader:
@@ -169,7 +170,7 @@ class _MapReader:
         if key in self._cache:
             return self._cache[key]
         row = self._conn.execute(
-            "SELECT hash, leaf_key, value_hash FROM map_nodes WHERE depth = ? AND path = ?", (depth, _path_bytes(depth, path))
+            "SELECT hash, leaf_key, value_hash FROM map_nodes WHERE path = ? AND depth = ?", (_path_bytes(depth, path), depth)
         ).fetchone()
         node = None if row is None else smt.MapNode(hash=bytes(row[0]), key=_opt(row[1]), value_hash=_opt(row[2]))
         self._cache[key] = node
@@ -226,21 +227,23 @@ def append_leaves(conn: sqlite3.Connection, leaves: Sequence[LogLeaf], *, defer_
     try:
         state = _state(conn)
         cr = merkle.CompactRange.from_reader(_HashReader(conn), state.size)
-        leaf_rows: list[tuple[int, bytes, bytes, bytes]] = []
+        leaf_rows: list[tuple[int, bytes, bytes, bytes, int | None]] = []
         node_rows: list[tuple[int, int, bytes]] = []
+        keys = [bytes(leaf.address_key) for leaf in leaves]
+        prev = _latest_indices(conn, keys)
         latest: dict[bytes, tuple[int, bytes]] = {}
-        for offset, leaf in enumerate(leaves):
+        for offset, (leaf, key) in enumerate(zip(leaves, keys)):
             data = leaf.encode()
             lh = merkle.leaf_hash(data)
             idx = state.size + offset
             cr, created = cr.append(lh)
             node_rows.extend(created[1:])
-            key = bytes(leaf.address_key)
-            leaf_rows.append((idx, data, lh, key))
+            leaf_rows.append((idx, data, lh, key, prev.get(key)))
+            prev[key] = idx
             latest[key] = (idx, lh)
         if not leaf_rows:
             return range(state.size, state.size)
-        conn.executemany("INSERT INTO log_leaves (idx, leaf, leaf_hash, address_key) VALUES (?, ?, ?, ?)", leaf_rows)
+        conn.executemany("INSERT INTO log_leaves (idx, leaf, leaf_hash, address_key, prev_idx) VALUES (?, ?, ?, ?, ?)", leaf_rows)
         conn.executemany("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)", node_rows)
         conn.executemany(
             "INSERT OR REPLACE INTO map_pending (address_key, leaf_idx, leaf_hash) VALUES (?, ?, ?)",
@@ -270,8 +273,8 @@ def flush_map(conn: sqlite3.Connection) -> bytes:
             return _state(conn).map_root
         delta = smt.apply_map_updates(_MapReader(conn), ((bytes(k), smt.map_value_hash(int(i), bytes(h))) for k, i, h in rows))
         conn.executemany(
-            "INSERT OR REPLACE INTO map_nodes (depth, path, hash, leaf_key, value_hash) VALUES (?, ?, ?, ?, ?)",
-            [(d, _path_bytes(d, p), n.hash, n.key, n.value_hash) for d, p, n in delta.writes],
+            "INSERT OR REPLACE INTO map_nodes (path, depth, hash, leaf_key, value_hash) VALUES (?, ?, ?, ?, ?)",
+            [(_path_bytes(d, p), d, n.hash, n.key, n.value_hash) for d, p, n in delta.writes],
         )
         conn.execute("INSERT OR REPLACE INTO map_leaves (address_key, leaf_idx, leaf_hash) SELECT address_key, leaf_idx, leaf_hash FROM map_pending")
         conn.execute("DELETE FROM map_pending")
@@ -281,13 +284,36 @@ def flush_map(conn: sqlite3.Connection) -> bytes:
     return delta.root
 
 
+def _latest_indices(conn: sqlite3.Connection, keys: Sequence[bytes]) -> dict[bytes, int]:
+    """The latest leaf index of each address key that has one (queued or flushed)."""
+    out: dict[bytes, int] = {}
+    unique = list(dict.fromkeys(keys))
+    for table in ("map_pending", "map_leaves"):
+        missing = [k for k in unique if k not in out]
+        for i in range(0, len(missing), _IN_CHUNK):
+            chunk = missing[i : i + _IN_CHUNK]
+            rows = conn.execute(
+                f"SELECT address_key, leaf_idx FROM {table} WHERE address_key IN ({','.join('?' * len(chunk))})", chunk
+            ).fetchall()
+            out.update((bytes(k), int(v)) for k, v in rows)
+    return out
+
+
 def address_history(conn: sqlite3.Connection, address_key: bytes) -> list[tuple[int, LogLeaf]]:
     """Every leaf of an address, oldest first (used to append a ``reorg-restored`` leaf)."""
+    out: list[tuple[int, LogLeaf]] = []
     try:
-        rows = conn.execute("SELECT idx, leaf FROM log_leaves WHERE address_key = ? ORDER BY idx", (address_key,)).fetchall()
+        idx: int | None = _latest_indices(conn, [address_key]).get(address_key)
+        while idx is not None:
+            row = conn.execute("SELECT leaf, prev_idx FROM log_leaves WHERE idx = ?", (idx,)).fetchone()
+            if row is None:
+                raise StoreError(ErrorCode.STORE_CORRUPT, f"address history points at missing leaf {idx}", index=idx)
+            out.append((idx, LogLeaf.parse(bytes(row[0]))))
+            idx = None if row[1] is None else int(row[1])
     except sqlite3.Error as exc:
         raise _sql_error(exc) from exc
-    return [(int(i), LogLeaf.parse(bytes(b))) for i, b in rows]
+    out.reverse()
+    return out
 
 
 def _latest_checkpoint_row(conn: sqlite3.Connection) -> tuple[int, int, str] | None:
