@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,15 +71,15 @@ def npub_of(pubkey: bytes) -> str:
 
 
 def signed_value(address: str, key: nacl.signing.SigningKey, next_key: nacl.signing.SigningKey, *,
-                 endpoints: dict[str, str] | None = None, policy: dict[str, object] | None = None,
-                 redirect_to: str | None = None, extra: dict[str, object] | None = None) -> bytes:
+                 endpoints: Mapping[str, str] | None = None, policy: Mapping[str, object] | None = None,
+                 redirect_to: str | None = None, extra: Mapping[str, object] | None = None) -> bytes:
     """A Namecoin name value holding a signed Waypost profile (key + next-key commitment)."""
     wp: dict[str, object] = {"v": 1, "key": encode_b64(bytes(key.verify_key)),
                              "next": encode_b64(key_commitment(bytes(next_key.verify_key)))}
     if endpoints:
-        wp["ep"] = endpoints
+        wp["ep"] = dict(endpoints)
     if policy:
-        wp["policy"] = policy
+        wp["policy"] = dict(policy)
     if redirect_to is not None:
         msg = redirect_message(address, redirect_to, RedirectReason.VOLUNTARY)
         wp["redirect"] = {"to": redirect_to, "reason": "voluntary", "sig": encode_b64(key.sign(msg).signature)}

@@ -1,0 +1,342 @@
+"""A server that lies, one case each; the light client rejects every case (with evidence where it matters).
+
+The world is the demo's: the simulator, the indexer following it and the real API over the
+index. A proxy on 127.0.0.1 forwards to the real app and edits answers per case; the
+``Client`` talks to the proxy over HTTP, exactly as ``waypost resolve`` does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from waypost.api.cli import build_app
+from waypost.client.lookup import Client
+from waypost.client.state import ClientState, load_evidence
+from waypost.demo import DemoWorld, _key, register_samples, signed_value, start_world
+from waypost.registry import merkle
+from waypost.registry.errors import ErrorCode, WaypostError
+from waypost.resolve.bundle import ProofBundle, bundle_from_json, bundle_to_json, encode_bundle
+from waypost.resolve.store import ResolveReader
+from waypost.tlog import note as note_mod
+
+Rewrite = Callable[[str, str, int, bytes], tuple[int, bytes]]
+DAVE_EP = {"email": "dave@example.org", "xmpp": "dave@example.org"}
+
+
+@dataclass
+class World:
+    demo: DemoWorld
+    app: Flask
+    vkey: note_mod.Verifier
+    signer: note_mod.Signer
+    old_alice: bytes  # alice's honest answer at an earlier, smaller tree
+    old_size: int
+    dave_state: Path  # a client state that pinned dave before he dropped xmpp
+
+
+def _samples(node: object) -> None:
+    register_samples(node)
+    node.register_name(b"id/dave", signed_value("dave@id.bit", _key(20), _key(21), endpoints=DAVE_EP))  # type: ignore[attr-defined]
+
+
+def _wait_tip(world: DemoWorld, height: int) -> None:
+    import time
+
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        r = ResolveReader(sqlite3.connect(world.db), "regtest")
+        if r.names.fetch_status().tip_height >= height:
+            return
+        time.sleep(0.05)
+    raise AssertionError("indexer did not catch up")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    d = tmp_path_factory.mktemp("lying")
+    demo = start_world(d, port=0, zmq=False, samples=_samples)
+    try:
+        app = build_app(str(demo.db))
+        vkey = note_mod.parse_vkey(demo.log_vkey)
+        signer = note_mod.parse_signer_key((demo.db.parent / (demo.db.name + ".logkey")).read_text())
+        c = app.test_client()
+        old_alice = c.get("/v1/resolve/alice@id.bit").data
+        old_size = note_mod.open_checkpoint(json.loads(old_alice)["bundle"]["checkpoint"], [vkey]).checkpoint.size
+        # pin dave, then dave (or whoever holds his Namecoin key) drops xmpp: a valid, provable downgrade
+        dave_state = d / "dave.json"
+        Client([demo.url], state=ClientState.load(dave_state), log_verifiers=[vkey], network="regtest").resolve("dave@id.bit")
+        node = demo.node
+        node.update_name(b"id/dave", signed_value("dave@id.bit", _key(20), _key(21),  # type: ignore[attr-defined]
+                                                  endpoints={"email": "dave@example.org"}))
+        _wait_tip(demo, node.chain.height)  # type: ignore[attr-defined]
+        yield World(demo=demo, app=app, vkey=vkey, signer=signer, old_alice=old_alice, old_size=old_size,
+                    dave_state=dave_state)
+    finally:
+        demo.close()
+
+
+class Proxy:
+    """WSGI app forwarding to the real API, with an optional per-test rewrite."""
+
+    def __init__(self, app: Flask) -> None:
+        self.client = app.test_client()
+        self.rewrite: Rewrite | None = None
+
+    def __call__(self, environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        path, qs = str(environ["PATH_INFO"]), str(environ.get("QUERY_STRING", ""))
+        resp = self.client.get(path + ("?" + qs if qs else ""), headers={"Accept": str(environ.get("HTTP_ACCEPT", "*/*"))})
+        status, body = resp.status_code, resp.data
+        if self.rewrite is not None:
+            status, body = self.rewrite(path, qs, status, body)
+        start_response(f"{status} X", [("Content-Type", resp.content_type), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+@pytest.fixture()
+def proxy(world: World) -> Iterator[tuple[Proxy, str]]:
+    p = Proxy(world.app)
+    server = make_server("127.0.0.1", 0, p, threaded=False)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield p, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        t.join(5)
+
+
+def client(world: World, urls: list[str], state: Path, **kw: object) -> Client:
+    return Client(urls, state=ClientState.load(state), log_verifiers=[world.vkey], network="regtest", **kw)  # type: ignore[arg-type]
+
+
+def expect(c: Client, address: str, code: ErrorCode) -> WaypostError:
+    with pytest.raises(WaypostError) as ei:
+        c.resolve(address)
+    assert ei.value.code == code, ei.value
+    return ei.value
+
+
+def assert_evidence(world: World, err: WaypostError) -> None:
+    path = Path(err.fields["evidence_path"])
+    assert path.is_file() and str(path) in err.message
+    ev = load_evidence(path)
+    assert ev.kind == err.code
+    note_mod.verify_evidence(ev, [world.vkey])  # a third party can check the lie
+
+
+def edit_bundle(fn: Callable[[ProofBundle], ProofBundle], match: str = "/v1/resolve/") -> Rewrite:
+    def rw(path: str, qs: str, status: int, body: bytes) -> tuple[int, bytes]:
+        if not path.startswith(match) or status != 200:
+            return status, body
+        obj = json.loads(body)
+        obj["bundle"] = bundle_to_json(fn(bundle_from_json(obj["bundle"])))
+        return status, json.dumps(obj).encode()
+
+    return rw
+
+
+def _reader(world: World) -> ResolveReader:
+    return ResolveReader(sqlite3.connect(world.demo.db), "regtest")
+
+
+# --- the honest baseline -----------------------------------------------------------------------
+
+
+def test_honest_server_verifies_and_remembers(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    _, url = proxy
+    r = client(world, [url], tmp_path / "s.json").resolve("alice@id.bit")
+    assert r.present and dict(r.endpoints)["xmpp"] == "alice@example.org"
+    again = client(world, [url], tmp_path / "s.json").resolve("alice@id.bit")
+    assert again.leaf_index == r.leaf_index
+    assert ClientState.load(tmp_path / "s.json").checkpoint_note(url) is not None
+
+
+# --- the matrix -----------------------------------------------------------------------------------
+
+
+def test_changed_value_is_rejected(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    p, url = proxy
+
+    def lie(b: ProofBundle) -> ProofBundle:
+        assert b.spv is not None
+        tx = b.spv.tx.replace(b"alice@example.org", b"mallory@evil.xyz")
+        assert tx != b.spv.tx
+        return replace(b, spv=replace(b.spv, tx=tx))
+
+    base = edit_bundle(lie)
+
+    def rw(path: str, qs: str, status: int, body: bytes) -> tuple[int, bytes]:
+        status, body = base(path, qs, status, body)
+        return status, body.replace(b"alice@example.org", b"mallory@evil.xyz")  # the unproven JSON too
+
+    p.rewrite = rw
+    expect(client(world, [url], tmp_path / "s.json"), "alice@id.bit", ErrorCode.BUNDLE_BAD_SPV)
+
+
+def test_server_json_without_proof_is_never_shown(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    p, url = proxy
+    p.rewrite = lambda path, qs, st, body: (st, body.replace(b'"xmpp"', b'"xmpx"').replace(b"alice@example.org", b"m@evil.xyz")
+                                            if b'"bundle"' not in body else _drop_json_fields(body))
+    r = client(world, [url], tmp_path / "s.json").resolve("alice@id.bit")
+    assert dict(r.endpoints) == {"xmpp": "alice@example.org", "email": "alice@example.org",
+                                 "nostr": dict(r.endpoints)["nostr"]}
+
+
+def _drop_json_fields(body: bytes) -> bytes:
+    obj = json.loads(body)
+    obj["endpoints"] = {"email": "m@evil.xyz"}
+    obj["value"] = {"text": "{}"}
+    return json.dumps(obj).encode()
+
+
+def test_stale_checkpoint_is_a_rollback_with_evidence(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    p, url = proxy
+    state = tmp_path / "s.json"
+    client(world, [url], state).resolve("alice@id.bit")  # remembers the current (larger) tree
+    p.rewrite = lambda path, qs, st, body: (200, world.old_alice) if path.startswith("/v1/resolve/") else (st, body)
+    err = expect(client(world, [url], state), "alice@id.bit", ErrorCode.CHECKPOINT_ROLLBACK)
+    assert_evidence(world, err)
+
+
+def _forked(world: World, *, grow: int) -> tuple[str, Callable[[ProofBundle], ProofBundle], list[bytes]]:
+    """A log signed by the real key whose tree differs from the real one in a leaf not alice's."""
+    r = _reader(world)
+    size = r.log.size()
+    hashes = [merkle.leaf_hash(r.log.leaf(i)) for i in range(size)]
+    real, _ = r.bundle("alice@id.bit")
+    idx = real.leaf_index
+    assert idx is not None
+    j = next(i for i in range(size) if i != idx)
+    forked = list(hashes)
+    forked[j] = merkle.leaf_hash(b"rewritten history")
+    forked += [merkle.leaf_hash(b"extra %d" % i) for i in range(grow)]
+    cp = note_mod.open_checkpoint(real.checkpoint, [world.vkey]).checkpoint
+    fcp = replace(cp, size=len(forked), root_hash=merkle.root(forked))
+    note = note_mod.sign_note(note_mod.encode_checkpoint(fcp), world.signer)
+
+    def lie(b: ProofBundle) -> ProofBundle:
+        assert b.leaf_index == idx
+        return replace(b, checkpoint=note, inclusion=merkle.inclusion_proof(forked, idx),
+                       since_size=None, consistency=())
+
+    return note, lie, forked
+
+
+@pytest.mark.parametrize("grow", [0, 3])
+def test_forked_log_is_rejected_with_evidence(world: World, proxy: tuple[Proxy, str], tmp_path: Path, grow: int) -> None:
+    p, url = proxy
+    state = tmp_path / "s.json"
+    client(world, [url], state).resolve("alice@id.bit")
+    _, lie, forked = _forked(world, grow=grow)
+    bundle_rw = edit_bundle(lie)
+
+    def rw(path: str, qs: str, status: int, body: bytes) -> tuple[int, bytes]:
+        if path == "/v1/log/proof/consistency":  # the forked log's own (honest-looking) proof
+            q = dict(x.split("=") for x in qs.split("&"))
+            proof = merkle.consistency_proof(forked, int(q["from"]), int(q["to"]))
+            return 200, json.dumps({"proof": [base64.b64encode(h).decode() for h in proof]}).encode()
+        return bundle_rw(path, qs, status, body)
+
+    p.rewrite = rw
+    err = expect(client(world, [url], state), "alice@id.bit", ErrorCode.CHECKPOINT_INCONSISTENT)
+    assert_evidence(world, err)
+
+
+def test_split_view_between_two_servers_is_caught_with_evidence(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    p, honest_url = proxy
+    liar = Proxy(world.app)
+    _, lie, _ = _forked(world, grow=0)
+    liar.rewrite = edit_bundle(lie)
+    server = make_server("127.0.0.1", 0, liar, threaded=False)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        liar_url = f"http://127.0.0.1:{server.server_port}"
+        # each server alone looks fine to a new client
+        client(world, [liar_url], tmp_path / "a.json").resolve("alice@id.bit")
+        err = expect(client(world, [honest_url, liar_url], tmp_path / "b.json"), "alice@id.bit",
+                     ErrorCode.CHECKPOINT_SPLIT_VIEW)
+        assert_evidence(world, err)
+    finally:
+        server.shutdown()
+        t.join(5)
+
+
+def test_newer_value_hidden_behind_an_older_leaf_is_rejected(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    p, url = proxy
+    r = _reader(world)
+    size = r.log.size()
+    good, _ = r.bundle("carol@id.bit")
+    older_idx = next(i for i in range(size) if i != good.leaf_index and b"carol@id.bit" in r.log.leaf(i))
+    older, inclusion = r.log.leaf(older_idx), r.log.inclusion_proof(older_idx, size)
+    p.rewrite = edit_bundle(lambda b: replace(b, leaf=older, leaf_index=older_idx, inclusion=inclusion))
+    expect(client(world, [url], tmp_path / "s.json"), "carol@id.bit", ErrorCode.MAP_BAD_PROOF)
+
+
+def test_registered_name_claimed_absent_is_rejected(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    p, url = proxy
+    absent = p.client.get("/v1/resolve/nobody@id.bit")
+    assert absent.status_code == 404 and "bundle_cbor" in absent.get_json()
+    p.rewrite = lambda path, qs, st, body: (404, absent.data) if path == "/v1/resolve/alice@id.bit" else (st, body)
+    expect(client(world, [url], tmp_path / "s.json"), "alice@id.bit", ErrorCode.MAP_BAD_PROOF)
+    # and a real absence still verifies as absent
+    p.rewrite = None
+    assert client(world, [url], tmp_path / "t.json").resolve("nobody@id.bit").present is False
+
+
+def test_dropped_protocol_is_a_downgrade_against_the_pin(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    _, url = proxy
+    state = tmp_path / "dave.json"
+    state.write_bytes(world.dave_state.read_bytes().replace(world.demo.url.encode(), url.encode()))
+    err = expect(client(world, [url], state), "dave@id.bit", ErrorCode.POLICY_DOWNGRADE)
+    assert err.fields.get("protocol") == "xmpp"
+    # the user accepts the change explicitly; then the new profile is the pin
+    r = client(world, [url], state, accept_change=True).resolve("dave@id.bit")
+    assert dict(r.endpoints) == {"email": "dave@example.org"}
+    client(world, [url], state).resolve("dave@id.bit")
+
+
+def test_header_without_enough_work_is_rejected(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    p, url = proxy
+
+    def lie(b: ProofBundle) -> ProofBundle:
+        assert b.spv is not None
+        hdr = bytearray(b.spv.header)
+        hdr[72:76] = (0x217FFFFF).to_bytes(4, "little")  # easier than regtest's PoW limit
+        return replace(b, spv=replace(b.spv, header=bytes(hdr)))
+
+    p.rewrite = edit_bundle(lie)
+    expect(client(world, [url], tmp_path / "s.json"), "alice@id.bit", ErrorCode.BUNDLE_WEAK_HEADER)
+
+
+def test_missing_witness_quorum_and_stale_answers_are_refused(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    _, url = proxy
+    w = note_mod.signer_from_seed("witness.example", bytes([5]) * 32, note_mod.ALG_COSIGNATURE_V1)
+    expect(client(world, [url], tmp_path / "s.json", witnesses=[w.verifier], min_witnesses=1), "alice@id.bit",
+           ErrorCode.WITNESS_QUORUM)
+    expect(client(world, [url], tmp_path / "t.json", max_age_s=60, clock=lambda: 4_000_000_000.0), "alice@id.bit",
+           ErrorCode.CLIENT_STALE)
+
+
+def test_unknown_log_key_is_rejected(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    _, url = proxy
+    other = note_mod.signer_from_seed(world.vkey.name, bytes([6]) * 32).verifier
+    c = Client([url], state=ClientState.load(tmp_path / "s.json"), log_verifiers=[other], network="regtest")
+    expect(c, "alice@id.bit", ErrorCode.NOTE_UNKNOWN_KEY)
+    none = Client([url], state=ClientState.load(tmp_path / "t.json"), network="regtest")
+    expect(none, "alice@id.bit", ErrorCode.CLIENT_NO_LOG_KEY)
+
+
+def test_cbor_bundle_encoding_is_compact(world: World) -> None:
+    b, _ = _reader(world).bundle("alice@id.bit")
+    assert len(encode_bundle(b)) <= 3000
