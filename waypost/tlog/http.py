@@ -61,7 +61,9 @@ def create_blueprint(
     """Build the log blueprint.
 
     Args:
-        get_reader: returns the ``LogReader`` for the current thread.
+        get_reader: returns the ``LogReader`` for the current thread (a reader wraps one
+            SQLite connection and opens a read transaction per request, so readers must
+            not be shared between threads).
         accept_cosignature: optional; given witness cosignature lines for the latest
             checkpoint, verifies and stores them and returns the updated note. Without it
             ``POST /v1/log/witness/cosignature`` answers 404.
