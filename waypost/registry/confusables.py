@@ -74,70 +74,96 @@ def is_highly_restrictive(text: str) -> bool:
     return any(scripts <= combo for combo in _ALLOWED_COMBOS)
 
 
-# Reviewed subset of Unicode confusables.txt (UTS #39 data, version 15.1), mapping a
-# character to its prototype, restricted to what matters for addresses: Cyrillic,
-# Greek, Armenian and Latin-extended letters that look like ASCII lowercase letters,
-# and the ASCII digit/letter pairs. Input is lowercased and NFKD-normalised first, which
-# already folds fullwidth and mathematical letters (confusables.txt lists those too).
+# Reviewed subset of Unicode confusables.txt (UTS #39 data; every entry checked against
+# the 10.0.0 file, whose prototypes for these characters later versions keep): single
+# characters whose prototype is ASCII, restricted to what matters for addresses
+# (lowercase letters of Cyrillic, Greek, Armenian, Hebrew and Latin-extended, digits of
+# Arabic and Indic scripts, and the ASCII pairs 0/O, 1/l, I/l, |/l, m/rn). Input is
+# lowercased and NFKD-normalised first, which already folds fullwidth and mathematical
+# letters (confusables.txt lists those too).
 _PROTOTYPES: dict[str, str] = {
-    # ASCII (confusables.txt: 0030→004F, 0031→006C, 0049→006C, 007C→006C, 006D→0072 006E,
-    # 0064→0063 006C); "O" is lowercase here because skeletons are taken of lowercase text.
+    # ASCII (0030→004F, 0031→006C, 007C→006C, 006D→0072 006E); "O" is lowercase here
+    # because skeletons are taken of lowercase text, where "I" is already "i".
     "0": "o",
     "1": "l",
     "|": "l",
     "m": "rn",
-    "d": "cl",
-    # Cyrillic
-    "\u0430": "a",  # а
-    "\u0441": "c",  # с
-    "\u0501": "cl",  # ԁ (→ d → cl)
-    "\u0435": "e",  # е
-    "\u04bb": "h",  # һ
-    "\u0456": "i",  # і
-    "\u0458": "j",  # ј
-    "\u04cf": "l",  # ӏ
-    "\u043e": "o",  # о
-    "\u0440": "p",  # р
-    "\u051b": "q",  # ԛ
-    "\u0455": "s",  # ѕ
-    "\u051d": "w",  # ԝ
-    "\u0445": "x",  # х
-    "\u0443": "y",  # у
-    "\u04af": "y",  # ү
-    "\u0475": "v",  # ѵ
-    # Greek
-    "\u03b1": "a",  # α
-    "\u03b9": "i",  # ι
-    "\u03ba": "k",  # κ
-    "\u03bd": "v",  # ν
-    "\u03bf": "o",  # ο
-    "\u03c1": "p",  # ρ
-    "\u03c3": "o",  # σ
-    "\u03c5": "u",  # υ
-    "\u03c7": "x",  # χ
-    "\u03f2": "c",  # ϲ
-    "\u03b3": "y",  # γ
-    # Armenian
-    "\u0561": "w",  # ա
-    "\u0570": "h",  # հ
-    "\u0578": "n",  # ո
-    "\u057d": "u",  # ս
-    "\u0585": "o",  # օ
-    "\u0581": "g",  # ց
-    "\u0584": "p",  # ք
-    # Latin extended
+    # Latin extended and IPA
+    "\u0131": "i",  # ı dotless i
+    "\u017f": "f",  # ſ long s
+    "\u018d": "g",  # ƍ
+    "\u01bd": "s",  # ƽ
     "\u0251": "a",  # ɑ
     "\u0261": "g",  # ɡ
-    "\u0131": "i",  # ı
+    "\u0263": "y",  # ɣ
     "\u0269": "i",  # ɩ
-    "\u0237": "j",  # ȷ
+    "\u026a": "i",  # ɪ
+    "\u026f": "w",  # ɯ
+    "\u028b": "u",  # ʋ
     "\u028f": "y",  # ʏ
-    "\u0280": "r",  # ʀ
+    "\u1d04": "c",  # ᴄ
     "\u1d0f": "o",  # ᴏ
     "\u1d1c": "u",  # ᴜ
     "\u1d20": "v",  # ᴠ
     "\u1d21": "w",  # ᴡ
     "\u1d22": "z",  # ᴢ
+    # Greek
+    "\u03b1": "a",  # α
+    "\u03b3": "y",  # γ
+    "\u03b9": "i",  # ι
+    "\u03bd": "v",  # ν
+    "\u03bf": "o",  # ο
+    "\u03c1": "p",  # ρ
+    "\u03c3": "o",  # σ
+    "\u03c5": "u",  # υ
+    "\u03f1": "p",  # ϱ
+    "\u03f2": "c",  # ϲ
+    "\u03f3": "j",  # ϳ
+    # Cyrillic
+    "\u0430": "a",  # а
+    "\u0433": "r",  # г
+    "\u0435": "e",  # е
+    "\u043e": "o",  # о
+    "\u0440": "p",  # р
+    "\u0441": "c",  # с
+    "\u0443": "y",  # у
+    "\u0445": "x",  # х
+    "\u0455": "s",  # ѕ
+    "\u0456": "i",  # і
+    "\u0458": "j",  # ј
+    "\u0461": "w",  # ѡ
+    "\u0475": "v",  # ѵ
+    "\u04af": "y",  # ү
+    "\u04bb": "h",  # һ
+    "\u04bd": "e",  # ҽ
+    "\u04cf": "i",  # ӏ (10.0.0: → i)
+    "\u0501": "d",  # ԁ
+    "\u051b": "q",  # ԛ
+    "\u051d": "w",  # ԝ
+    # Armenian
+    "\u0561": "w",  # ա
+    "\u0563": "q",  # գ
+    "\u0566": "q",  # զ
+    "\u0570": "h",  # հ
+    "\u0578": "n",  # ո
+    "\u057c": "n",  # ռ
+    "\u057d": "u",  # ս
+    "\u0581": "g",  # ց
+    "\u0584": "f",  # ք
+    "\u0585": "o",  # օ
+    # Hebrew
+    "\u05d5": "l",  # ו
+    "\u05d8": "v",  # ט
+    "\u05df": "l",  # ן
+    "\u05e1": "o",  # ס
+    # Arabic and Indic digits and letters
+    "\u0627": "l",  # ا
+    "\u0647": "o",  # ه
+    "\u0661": "l",  # ١
+    "\u0665": "o",  # ٥
+    "\u06f1": "l",  # ۱
+    "\u06f5": "o",  # ۵
+    "\u0966": "o",  # ० Devanagari zero
 }
 
 
