@@ -91,6 +91,14 @@ class Address:
     kind: AddressKind
     flags: tuple[str, ...] = ()
 
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        """Same as ``parse_address(text)``."""
+        return parse_address(text)
+
+    def __str__(self) -> str:
+        return format_address(self)
+
 
 def _err(code: ErrorCode, message: str, **fields: object) -> ParseError:
     return ParseError(code, message, **fields)

@@ -206,6 +206,11 @@ class Profile:
         if self.version is None and self.has_waypost_fields():
             raise ValidationError(ErrorCode.PROFILE_BAD_FIELD, "Profile without a Waypost part cannot carry Waypost fields")
 
+    @classmethod
+    def parse(cls, value: bytes) -> Profile:
+        """Same as ``parse_profile(value)``."""
+        return parse_profile(value)
+
     def has_waypost_fields(self) -> bool:
         """True when any Waypost-part field is set."""
         return any(

@@ -293,6 +293,8 @@ def test_webfinger_and_state_key() -> None:
 
 def test_address_is_a_frozen_value() -> None:
     a = parse_address("alice@id.bit")
+    assert Address.parse("Alice@Example.com") == parse_address("alice@example.com")
+    assert str(parse_address("Bob@Example.COM")) == "bob@example.com"
     assert a == Address(local="alice", domain="id.bit", kind=AddressKind.NAMECOIN_ID)
     with pytest.raises(AttributeError):
         a.local = "bob"  # type: ignore[misc]

@@ -205,6 +205,7 @@ def test_domain_names() -> None:
 def test_sample_round_trips_and_is_publishable() -> None:
     p = _sample()
     value = encode_profile(p)
+    assert Profile.parse(value) == p
     assert len(value) <= MAX_VALUE_BYTES_PUBLISH
     validate_publishable(value)
     assert parse_profile(value) == p
