@@ -74,7 +74,7 @@ class Resolution:
     servers: tuple[str, ...]
     hops: tuple[Hop, ...]
     witnesses: int = 0
-    notes: tuple[str, ...] = ()
+    namecoin_height: int | None = None  # the Namecoin tip the checkpoint was built from
 
     @property
     def endpoints(self) -> tuple[tuple[str, str], ...]:

@@ -144,6 +144,7 @@ class Client:
             servers=tuple(a.server for a in answers),
             hops=best.hops,
             witnesses=self.min_witnesses,
+            namecoin_height=best.checkpoint.checkpoint.namecoin_height,
         )
 
     # --- per server ---------------------------------------------------------------------

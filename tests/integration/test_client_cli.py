@@ -1,0 +1,97 @@
+"""``waypost resolve`` and ``waypost verify-message`` against the demo world: output, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from waypost.cli import main
+from waypost.client.lookup import Client
+from waypost.client.state import ClientState
+from waypost.client.verify_cli import fetch_timeline
+from waypost.demo import DemoWorld, _key, start_world
+from waypost.registry.keys import sign_message
+from waypost.tlog import note as note_mod
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
+    w = start_world(tmp_path_factory.mktemp("cli"), port=0, zmq=False)
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+def resolve(world: DemoWorld, tmp_path: Path, *extra: str, key: str | None = None, server: str | None = None) -> list[str]:
+    return ["resolve", *extra, "--server", server or world.url, "--network", "regtest",
+            "--log-key", key or world.log_vkey, "--state", str(tmp_path / "state.json")]
+
+
+def test_resolve_prints_a_verified_summary(world: DemoWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(resolve(world, tmp_path, "alice@id.bit")) == 0
+    out = capsys.readouterr().out
+    assert "verdict:   accepted" in out and "xmpp" in out and "alice@example.org" in out
+    assert "key:       3475 0f98 bd59 fcfc" in out
+    assert "verified offline against 1 server" in out and "checkpoint size" in out
+
+
+def test_resolve_json_and_redirect(world: DemoWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(resolve(world, tmp_path, "bob@id.bit", "--json")) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["verified"] and obj["resolved_address"] == "robert@id.bit"
+    assert obj["endpoints"] == {"email": "robert@example.net"} and obj["log"]["size"] >= 1
+
+
+def test_resolve_absent_address_is_verified_absence(world: DemoWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(resolve(world, tmp_path, "nobody@id.bit")) == 0
+    assert "not registered" in capsys.readouterr().out
+
+
+def test_exit_codes_and_one_line_errors(world: DemoWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = note_mod.encode_vkey(note_mod.signer_from_seed("waypost.localhost/regtest", bytes([9]) * 32).verifier)
+    assert main(resolve(world, tmp_path, "alice@id.bit", key=other)) == 1
+    err = capsys.readouterr().err
+    assert "verification failed [note.unknown-key]" in err and "Traceback" not in err
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    assert main(resolve(world, tmp_path, "alice@id.bit", server=dead)) == 2
+    assert "[client.http]" in capsys.readouterr().err
+    assert main(resolve(world, tmp_path, "not an address")) == 2
+    (tmp_path / "state.json").write_text("{broken")
+    assert main(resolve(world, tmp_path, "alice@id.bit")) == 2
+    err = capsys.readouterr().err
+    assert "[client.state-corrupt]" in err and str(tmp_path / "state.json") in err
+
+
+def test_verify_message_checks_the_key_at_that_time(world: DemoWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    client = Client([world.url], state=ClientState.in_memory(), log_verifiers=[note_mod.parse_vkey(world.log_vkey)],
+                    network="regtest")
+    res = client.resolve("carol@id.bit")
+    assert res.value is not None
+    timeline = fetch_timeline(client, "carol@id.bit", res.value, res.height)
+    assert len(timeline) == 2 and timeline[0].to_height == timeline[1].from_height
+    old_span = timeline[0]
+    msg = tmp_path / "msg.txt"
+    msg.write_bytes(b"meet me at noon")
+
+    def verify(sk_n: int, *extra: str) -> int:
+        sig = sign_message(_key(sk_n), msg.read_bytes()).hex()
+        return main(["verify-message", "--address", "carol@id.bit", "--signature", sig, str(msg), "--server", world.url,
+                     "--network", "regtest", "--log-key", world.log_vkey, "--state", str(tmp_path / "s.json"), *extra])
+
+    assert verify(9) == 0  # the current (rotated-to) key, at the tip
+    assert "VALID" in capsys.readouterr().out
+    assert verify(8, "--at", str(old_span.from_height)) == 0  # the old key while it was in force
+    capsys.readouterr()
+    assert verify(8) == 1  # the old key after the rotation: a forged reply
+    assert "[key.not-at-time]" in capsys.readouterr().err
+    assert verify(99) == 1  # never the address's key
+    assert "[key.bad-signature]" in capsys.readouterr().err
+    assert main(["verify-message", "--address", "carol@id.bit", "--signature", "zz", str(msg), "--server", world.url,
+                 "--log-key", world.log_vkey, "--state", str(tmp_path / "s.json")]) == 2
