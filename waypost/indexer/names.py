@@ -89,6 +89,32 @@ class NameOp:
     address_script: bytes
 
 
+_new_object = object.__new__
+_SETTERS = tuple(
+    NameOp.__dict__[f].__set__ for f in ("kind", "name", "value", "rand", "commitment", "address_script")
+)
+
+
+def _make_op(
+    kind: NameOpKind,
+    name: bytes | None,
+    value: bytes | None,
+    rand: bytes | None,
+    commitment: bytes | None,
+    address_script: bytes,
+) -> NameOp:
+    # a frozen dataclass __init__ pays an object.__setattr__ lookup per field; fill the slots
+    op: NameOp = _new_object(NameOp)
+    set_kind, set_name, set_value, set_rand, set_commitment, set_address = _SETTERS
+    set_kind(op, kind)
+    set_name(op, name)
+    set_value(op, value)
+    set_rand(op, rand)
+    set_commitment(op, commitment)
+    set_address(op, address_script)
+    return op
+
+
 def _get_op(script: bytes, pc: int) -> tuple[bool, int, bytes, int]:
     """bitcoin script.cpp ``GetScriptOp``: (ok, opcode, push data, new pc).
 
@@ -186,31 +212,10 @@ def parse_name_script(script: bytes) -> NameOp | None:
         return None
     address = script[pc:]
     if name_op == OP_NAME_NEW:
-        return NameOp(
-            kind=NameOpKind.NEW,
-            name=None,
-            value=None,
-            rand=None,
-            commitment=Hash160(args[0]),
-            address_script=address,
-        )
+        return _make_op(NameOpKind.NEW, None, None, None, args[0], address)
     if name_op == OP_NAME_FIRSTUPDATE:
-        return NameOp(
-            kind=NameOpKind.FIRSTUPDATE,
-            name=args[0],
-            value=args[2],
-            rand=args[1],
-            commitment=None,
-            address_script=address,
-        )
-    return NameOp(
-        kind=NameOpKind.UPDATE,
-        name=args[0],
-        value=args[1],
-        rand=None,
-        commitment=None,
-        address_script=address,
-    )
+        return _make_op(NameOpKind.FIRSTUPDATE, args[0], args[2], args[1], None, address)
+    return _make_op(NameOpKind.UPDATE, args[0], args[1], None, None, address)
 
 
 def encode_push(data: bytes) -> bytes:

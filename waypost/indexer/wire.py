@@ -289,6 +289,41 @@ class MerkleBlock:
 
 
 # ---------------------------------------------------------------------------------------
+# hot-path constructors: a frozen dataclass ``__init__`` costs an ``object.__setattr__``
+# lookup per field; parsing builds many values, so it fills the slots directly. Only for
+# values whose fields were just decoded (the same invariants as ``__init__``).
+
+_new_object = object.__new__
+_OP_TXID = OutPoint.__dict__["txid"].__set__
+_OP_VOUT = OutPoint.__dict__["vout"].__set__
+_IN_PREVOUT = TxIn.__dict__["prevout"].__set__
+_IN_SCRIPT = TxIn.__dict__["script_sig"].__set__
+_IN_SEQUENCE = TxIn.__dict__["sequence"].__set__
+_IN_WITNESS = TxIn.__dict__["witness"].__set__
+_OUT_VALUE = TxOut.__dict__["value_sat"].__set__
+_OUT_SCRIPT = TxOut.__dict__["script"].__set__
+
+
+def _make_txin(txid: bytes, vout: int, script_sig: bytes, sequence: int, witness: tuple[bytes, ...]) -> TxIn:
+    prevout = _new_object(OutPoint)
+    _OP_TXID(prevout, txid)
+    _OP_VOUT(prevout, vout)
+    txin = _new_object(TxIn)
+    _IN_PREVOUT(txin, prevout)
+    _IN_SCRIPT(txin, script_sig)
+    _IN_SEQUENCE(txin, sequence)
+    _IN_WITNESS(txin, witness)
+    return txin
+
+
+def _make_txout(value_sat: int, script: bytes) -> TxOut:
+    txout = _new_object(TxOut)
+    _OUT_VALUE(txout, value_sat)
+    _OUT_SCRIPT(txout, script)
+    return txout
+
+
+# ---------------------------------------------------------------------------------------
 # low-level reading helpers (positions are ints into an immutable ``bytes``)
 
 
@@ -466,6 +501,7 @@ def _decode_inputs(raw: bytes, witness_at: int) -> tuple[TxIn, ...]:
     inputs: list[TxIn] = []
     unpack_op = _OUTPOINT_SCRIPTLEN.unpack_from
     u32 = _U32.unpack_from
+    make = _make_txin
     for i in range(n_in):
         txid, vout, slen = unpack_op(raw, pos)
         if slen < 0xFD:
@@ -474,14 +510,7 @@ def _decode_inputs(raw: bytes, witness_at: int) -> tuple[TxIn, ...]:
             pos += slen
         else:
             script, pos = _read_bytes(raw, pos + 36, "a scriptSig")
-        inputs.append(
-            TxIn(
-                prevout=OutPoint(txid=Txid(txid), vout=vout),
-                script_sig=script,
-                sequence=u32(raw, pos)[0],
-                witness=witnesses[i],
-            )
-        )
+        inputs.append(make(txid, vout, script, u32(raw, pos)[0], witnesses[i]))
         pos += 4
     return tuple(inputs)
 
@@ -491,14 +520,18 @@ def _decode_outputs(raw: bytes, pos: int) -> tuple[TxOut, ...]:
     n_out, pos = _read_varint(raw, pos)
     outputs: list[TxOut] = []
     unpack_val = _I64.unpack_from
+    make = _make_txout
     for _ in range(n_out):
         value = unpack_val(raw, pos)[0]
-        script, pos = _read_bytes(raw, pos + 8, "a scriptPubKey")
-        outputs.append(TxOut(value_sat=value, script=script))
+        slen = raw[pos + 8]
+        if slen < 0xFD:
+            pos += 9
+            script = raw[pos : pos + slen]
+            pos += slen
+        else:
+            script, pos = _read_bytes(raw, pos + 8, "a scriptPubKey")
+        outputs.append(make(value, script))
     return tuple(outputs)
-
-
-_new_object = object.__new__
 
 
 def _parse_tx_at(buf: bytes, pos: int) -> tuple[Tx, int]:
