@@ -10,6 +10,7 @@ import binascii
 import hashlib
 import re
 import unicodedata
+from collections.abc import Container
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import quote
@@ -17,7 +18,7 @@ from urllib.parse import quote
 import idna
 
 from waypost.registry.confusables import is_highly_restrictive, looks_ascii, script_of, scripts_of, skeleton
-from waypost.registry.errors import ErrorCode, ParseError
+from waypost.registry.errors import ErrorCode, ParseError, ValidationError
 from waypost.registry.model import PublicKey
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "webfinger_resource",
     "address_key",
     "address_skeleton",
+    "validate_not_lookalike",
     "address_public_key",
     "encode_key_domain",
     "decode_key_domain",
@@ -358,6 +360,35 @@ def address_skeleton(addr: Address) -> str:
     """UTS #39 skeleton of the display form; a registry refuses a new address whose
     skeleton equals an existing one's."""
     return skeleton(display_address(addr))
+
+
+def validate_not_lookalike(addr: Address, taken_skeletons: Container[str] = ()) -> None:
+    """Refuse a flagged address, or one whose skeleton collides with a taken one.
+
+    For registries and strict clients: ``parse_address`` only flags whole-script
+    lookalikes; this turns the flag (and skeleton collisions, UTS #39 §4) into a refusal.
+
+    Args:
+        addr: a parsed address.
+        taken_skeletons: ``address_skeleton`` values of addresses already registered
+            (a set, or any container with a fast ``in``), excluding ``addr`` itself.
+
+    Raises:
+        ValidationError: ``ADDRESS_LOOKALIKE`` with ``skeleton``.
+    """
+    sk = address_skeleton(addr)
+    if FLAG_LOOKALIKE in addr.flags:
+        raise ValidationError(
+            ErrorCode.ADDRESS_LOOKALIKE,
+            f"{display_address(addr)!r} is written in lookalike characters of {sk!r}",
+            skeleton=sk,
+        )
+    if sk in taken_skeletons:
+        raise ValidationError(
+            ErrorCode.ADDRESS_LOOKALIKE,
+            f"{display_address(addr)!r} looks like an address that is already taken",
+            skeleton=sk,
+        )
 
 
 def address_public_key(addr: Address) -> PublicKey | None:

@@ -29,10 +29,11 @@ from waypost.registry.address import (
     format_address,
     namecoin_name,
     parse_address,
+    validate_not_lookalike,
     webfinger_resource,
 )
 from waypost.registry.confusables import is_highly_restrictive, script_of, skeleton
-from waypost.registry.errors import ErrorCode, ParseError
+from waypost.registry.errors import ErrorCode, ParseError, ValidationError
 
 SPEC = Path(__file__).resolve().parents[3] / "docs" / "spec.md"
 KEY_ZERO = encode_key_domain(bytes(32))
@@ -215,6 +216,16 @@ def test_whole_script_lookalike_is_flagged_not_refused() -> None:
     # Non-Latin text without an ASCII twin is not flagged.
     assert parse_address("δοκιμή@παράδειγμα.δοκιμή").flags == ()
     assert parse_address("jörg@example.com").flags == ()
+
+
+def test_validate_not_lookalike() -> None:
+    taken = {address_skeleton(parse_address(t)) for t in ("microsoft@example.com", "paypal@id.bit")}
+    validate_not_lookalike(parse_address("alice@example.com"), taken)
+    for text in ("rnicrosoft@example.com", "paypa1@id.bit", "x@аррӏе.com", "ɑlice@example.com"):
+        with pytest.raises(ValidationError) as info:
+            validate_not_lookalike(parse_address(text), taken)
+        assert info.value.code is ErrorCode.ADDRESS_LOOKALIKE
+        assert "skeleton" in info.value.fields
 
 
 def test_highly_restrictive_combinations() -> None:
