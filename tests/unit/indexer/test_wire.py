@@ -598,3 +598,23 @@ def test_index_json_blocks_consistent() -> None:
         block = wire.parse_block(bytes.fromhex(rpc(doc, "getblock", 0)))
         assert len(block.txs) == entry["n_tx"]
         assert (block.auxpow is not None) == entry["auxpow"]
+
+
+def test_lazy_tx_behaves_like_a_value() -> None:
+    import copy
+    import dataclasses
+    import pickle
+
+    raw = _a_block_raw()
+    tx = wire.parse_block(raw).txs[1]
+    fresh = wire.parse_block(raw).txs[1]
+    assert "inputs" not in fresh.__dict__  # not decoded until asked for
+    assert pickle.loads(pickle.dumps(fresh)) == tx
+    assert copy.deepcopy(wire.parse_block(raw).txs[1]) == tx
+    assert hash(wire.parse_block(raw).txs[1]) == hash(tx)
+    changed = dataclasses.replace(wire.parse_block(raw).txs[1], locktime=tx.locktime + 1)
+    assert changed.inputs == tx.inputs and changed != tx
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tx.version = 2  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        _ = tx.nonexistent  # type: ignore[attr-defined]
