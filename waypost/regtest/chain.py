@@ -645,8 +645,12 @@ class SimChain:
 
     # ------------------------------------------------------------------ mempool
 
-    def accept_to_mempool(self, tx: Tx, *, raw: bytes | None = None) -> None:
-        """Validate against tip+1 with the mempool view and add; publishes A."""
+    def accept_to_mempool(self, tx: Tx, *, raw: bytes | None = None, reorg: bool = False) -> None:
+        """Validate against tip+1 with the mempool view and add; publishes A.
+
+        ``reorg``: a transaction of a disconnected block coming back; its mempool
+        descendants are already there, so the name-chain policy does not apply.
+        """
         with self.lock:
             if tx.txid in self.mempool:
                 raise RpcFailure(-26, "txn-already-in-mempool")
@@ -666,7 +670,7 @@ class SimChain:
                 return self.lookup_coin(op)
 
             nop = self._tx_name_op(tx)
-            if nop is not None and nop[1].kind != wnames.NameOpKind.NEW:
+            if nop is not None and nop[1].kind != wnames.NameOpKind.NEW and not reorg:
                 chain_len = sum(
                     1 for e in self.mempool.values()
                     if (o := self._tx_name_op(e.tx)) is not None and o[1].kind != wnames.NameOpKind.NEW and o[1].name == nop[1].name
@@ -695,7 +699,9 @@ class SimChain:
         if notify:
             for hook in self.on_tx_removed:
                 hook(e.tx, self.mempool_sequence)
-        # descendants cannot stay
+        if not notify:
+            return  # mined into a block: descendants stay (their input is now confirmed)
+        # evicted (conflict, reorg): descendants cannot stay
         for other in list(self.mempool.values()):
             if any(i.prevout.txid == txid for i in other.tx.inputs):
                 self._remove_mempool(other.tx.txid, notify=notify)
@@ -870,9 +876,10 @@ class SimChain:
                 path.append(h)
                 h = self.blocks[h].block.header.prev_hash
             fork = self.blocks[h].height
-            resurrect: list[Tx] = []
+            blocks_txs: list[list[Tx]] = []
             while self.height > fork:
-                resurrect.extend(self._disconnect_tip())
+                blocks_txs.append(self._disconnect_tip())
+            resurrect = [tx for txs in reversed(blocks_txs) for tx in txs]
             failed = False
             for bh in reversed(path):
                 try:
@@ -885,7 +892,7 @@ class SimChain:
                 if tx.txid in self.mempool or self.tx_depth(tx.txid) > 0:
                     continue
                 try:
-                    self.accept_to_mempool(tx)
+                    self.accept_to_mempool(tx, reorg=True)
                 except RpcFailure:
                     pass
             self._prune_mempool_conflicts()
@@ -981,12 +988,14 @@ class SimChain:
             e.invalid = True
             self._emit({"op": "invalidate", "hash": h.hex()})
             if self.is_active(h):
-                resurrect: list[Tx] = []
+                blocks_txs: list[list[Tx]] = []
                 while self.height >= e.height:
-                    resurrect.extend(self._disconnect_tip())
+                    blocks_txs.append(self._disconnect_tip())
+                # bitcoin MaybeUpdateMempoolForReorg: re-add oldest block first (parents first)
+                resurrect = [tx for txs in reversed(blocks_txs) for tx in txs]
                 for tx in resurrect:
                     try:
-                        self.accept_to_mempool(tx)
+                        self.accept_to_mempool(tx, reorg=True)
                     except RpcFailure:
                         pass
             self.activate_best_chain()
