@@ -317,22 +317,22 @@ OPENAPI_PATHS: dict[str, object] = {
             "tags": ["resolve"],
             "parameters": [{"name": "start", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                            {"name": "count", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_HEADERS}}],
-            "responses": {"200": _ok("headers"), "400": _PROBLEM},
+            "responses": {"200": _ok("headers"), "400": _PROBLEM, "404": _PROBLEM},
         }
     },
     "/v1/diagnose/{address}": {
         "get": {"summary": "why an address does or does not verify, in plain words", "tags": ["resolve"],
-                "parameters": [_ADDR], "responses": {"200": _ok("findings"), "400": _PROBLEM}}
+                "parameters": [_ADDR], "responses": {"200": _ok("findings"), "400": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM}}
     },
     "/.well-known/webfinger": {
         "get": {"summary": "RFC 7033 WebFinger (JRD) for indexed addresses", "tags": ["resolve"],
                 "parameters": [{"name": "resource", "in": "query", "required": True, "schema": {"type": "string"}},
                                {"name": "rel", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": _ok("JRD", _OBJ, _JRD), "400": _PROBLEM, "404": _PROBLEM}}
+                "responses": {"200": _ok("JRD", _OBJ, _JRD), "400": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM}}
     },
     "/.well-known/nostr.json": {
         "get": {"summary": "NIP-05 names for id/ identities", "tags": ["resolve"],
                 "parameters": [{"name": "name", "in": "query", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": _ok("NIP-05 document"), "400": _PROBLEM}}
+                "responses": {"200": _ok("NIP-05 document"), "400": _PROBLEM, "404": _PROBLEM}}
     },
 }
