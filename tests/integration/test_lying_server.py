@@ -340,3 +340,18 @@ def test_unknown_log_key_is_rejected(world: World, proxy: tuple[Proxy, str], tmp
 def test_cbor_bundle_encoding_is_compact(world: World) -> None:
     b, _ = _reader(world).bundle("alice@id.bit")
     assert len(encode_bundle(b)) <= 3000
+
+
+def test_log_key_change_after_first_use_is_rejected(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    p, url = proxy
+    state = tmp_path / "s.json"
+    client(world, [url], state).resolve("alice@id.bit")  # the key is now trusted for this server
+    other = note_mod.signer_from_seed(world.vkey.name, bytes([7]) * 32)
+
+    def resign(b: ProofBundle) -> ProofBundle:
+        text, _ = note_mod.split_note(b.checkpoint)
+        return replace(b, checkpoint=note_mod.sign_note(text, other))
+
+    p.rewrite = edit_bundle(resign)
+    c = Client([url], state=ClientState.load(state), network="regtest")
+    expect(c, "alice@id.bit", ErrorCode.CLIENT_LOG_KEY_CHANGED)

@@ -221,13 +221,22 @@ class Client:
         now_s = int(self.clock())
         results: list[VerifiedResolution] = []
         for addr, bundle, _ in fetched:
-            results.append(
-                verify_bundle(
-                    bundle, address=addr, log_verifiers=keys, network=self.network,
-                    now_s=now_s, min_witnesses=self.min_witnesses, witness_verifiers=self.witnesses,
-                    max_cosignature_age_s=self.max_age_s if self.min_witnesses > 0 else None,
+            try:
+                results.append(
+                    verify_bundle(
+                        bundle, address=addr, log_verifiers=keys, network=self.network,
+                        now_s=now_s, min_witnesses=self.min_witnesses, witness_verifiers=self.witnesses,
+                        max_cosignature_age_s=self.max_age_s if self.min_witnesses > 0 else None,
+                    )
                 )
-            )
+            except VerificationError as exc:
+                if exc.code == ErrorCode.NOTE_UNKNOWN_KEY and previous is not None and not self.log_verifiers:
+                    raise VerificationError(
+                        ErrorCode.CLIENT_LOG_KEY_CHANGED,
+                        f"{server} now signs with a log key other than the one trusted before "
+                        "(pass --log-key to trust a new key)", server=server,
+                    ) from exc
+                raise
         checkpoint = results[0].checkpoint
         if any(r.checkpoint.checkpoint != checkpoint.checkpoint for r in results):
             raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "hops proven against different checkpoints", server=server)
