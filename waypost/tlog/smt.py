@@ -61,14 +61,19 @@ def map_value_hash(leaf_index: int, leaf_hash: bytes) -> bytes:
 
 
 class MapNode(NamedTuple):
-    """A stored position: inner (``key``/``value_hash`` None) or a leaf.
+    """A stored position: a leaf (``key``, ``value_hash``) or inner (``left``, ``right``:
+    its children's hashes, ``MAP_EMPTY`` for an empty child).
 
-    A ``NamedTuple`` (immutable) rather than a dataclass: bulk reads build many of them.
+    Inner nodes carry their children's hashes so that an update or a proof reads only the
+    positions on the key's path, never the siblings. A ``NamedTuple`` (immutable) rather
+    than a dataclass: bulk reads build many of them.
     """
 
     hash: bytes
     key: bytes | None = None
     value_hash: bytes | None = None
+    left: bytes | None = None
+    right: bytes | None = None
 
 
 class MapNodeReader(Protocol):
@@ -117,7 +122,8 @@ def apply_map_updates(reader: MapNodeReader, updates: Iterable[tuple[bytes, byte
 
     Level-synchronous: all keys descend together, so each depth costs one bulk read
     (``get_map_nodes``) for the positions the batch touches; hashes of the touched
-    positions are then computed once, deepest first, reading untouched siblings in bulk.
+    positions are then computed once, deepest first, taking untouched siblings' hashes
+    from the stored parent rows (no sibling reads).
 
     Raises:
         ParseError: ``MAP_BAD_PROOF`` for a key or value that is not 32 bytes.
@@ -134,6 +140,8 @@ def apply_map_updates(reader: MapNodeReader, updates: Iterable[tuple[bytes, byte
     ints = [int.from_bytes(k, "big") for k in keys]
     vals = [pending[k] for k in keys]
     ov: dict[tuple[int, int], _Entry] = {}
+    # children hashes of touched positions that were stored inner nodes before the batch
+    old_children: dict[tuple[int, int], tuple[bytes | None, bytes | None]] = {}
     groups: dict[int, _Group] = {0: (0, len(keys), None, False)} if keys else {}
     depth = 0
     while groups:
@@ -157,6 +165,8 @@ def apply_map_updates(reader: MapNodeReader, updates: Iterable[tuple[bytes, byte
                 ov[(depth, path)] = (None, extra[1], extra[2]) if extra is not None else (None, keys[lo], vals[lo])
                 continue
             ov[(depth, path)] = (None, None, None)
+            if stored_inner and node is not None:
+                old_children[(depth, path)] = (node.left, node.right)
             left, right = path << 1, (path << 1) | 1
             mid = bisect_left(ints, right << shift, lo, hi)
             left_extra = right_extra = None
@@ -177,27 +187,25 @@ def apply_map_updates(reader: MapNodeReader, updates: Iterable[tuple[bytes, byte
         dirty_by_depth.setdefault(d, []).append(p)
     writes: list[tuple[int, int, MapNode]] = []
     for d in sorted(dirty_by_depth, reverse=True):
-        paths = dirty_by_depth[d]
-        inner = [p for p in paths if ov[(d, p)][1] is None]
-        wanted = [c for p in inner for c in (p << 1, (p << 1) | 1) if (d + 1, c) not in ov]
-        below = reader.get_map_nodes(d + 1, wanted) if wanted else {}
-        for p in paths:
+        for p in dirty_by_depth[d]:
             _, lk, lv = ov[(d, p)]
             if lk is not None and lv is not None:
                 h = map_leaf_hash(lk, lv)
+                writes.append((d, p, MapNode(hash=h, key=lk, value_hash=lv)))
             else:
-                hs = []
-                for c in (p << 1, (p << 1) | 1):
+                old = old_children.get((d, p), (MAP_EMPTY, MAP_EMPTY))
+                hs: list[bytes] = []
+                for side, c in enumerate((p << 1, (p << 1) | 1)):
                     e = ov.get((d + 1, c))
                     if e is not None:
                         assert e[0] is not None  # deeper positions were hashed first
                         hs.append(e[0])
                     else:
-                        n = below.get(c)
-                        hs.append(MAP_EMPTY if n is None else n.hash)
+                        # untouched child: its hash is in the parent's stored row
+                        hs.append(old[side] or _hash_at(reader, d + 1, c))
                 h = map_node_hash(hs[0], hs[1])
+                writes.append((d, p, MapNode(hash=h, left=hs[0], right=hs[1])))
             ov[(d, p)] = (h, lk, lv)
-            writes.append((d, p, MapNode(hash=h, key=lk, value_hash=lv)))
     root_entry = ov.get((0, 0))
     if root_entry is not None and root_entry[0] is not None:
         root = root_entry[0]
@@ -248,11 +256,13 @@ def map_proof(reader: MapNodeReader, key: bytes) -> MapProof:
     while node is not None and node.key is None:
         path = k >> (KEY_BITS - depth)
         bit = (k >> (KEY_BITS - 1 - depth)) & 1
-        sib = reader.get_map_node(depth + 1, (path << 1) | (1 - bit))
-        if sib is None:
+        sib_hash = node.left if bit else node.right
+        if sib_hash is None:  # a row without children hashes: read the sibling itself
+            sib_hash = _hash_at(reader, depth + 1, (path << 1) | (1 - bit))
+        if sib_hash == MAP_EMPTY:
             empties |= 1 << depth
         else:
-            siblings.append(sib.hash)
+            siblings.append(sib_hash)
         depth += 1
         node = reader.get_map_node(depth, (path << 1) | bit)
     if node is None:

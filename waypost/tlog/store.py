@@ -51,7 +51,8 @@ SCHEMA_VERSION = 1
 # log_nodes(level INTEGER, idx INTEGER, hash BLOB[32]) PK (level, idx), WITHOUT ROWID
 #        every complete subtree of 2**level leaves [idx*2**level, (idx+1)*2**level), level >= 1
 #        (level 0 is log_leaves.leaf_hash); tiles and proofs read these, O(log n) reads
-# map_nodes(path BLOB[32], depth INTEGER, hash BLOB[32], leaf_key BLOB[32] NULL, value_hash BLOB[32] NULL)
+# map_nodes(path BLOB[32], depth INTEGER, hash BLOB[32], leaf_key BLOB[32] NULL, value_hash BLOB[32] NULL,
+#           left_hash BLOB[32] NULL, right_hash BLOB[32] NULL)   leaf: key+value; inner: children
 #        PK (path, depth), WITHOUT ROWID: non-empty state-map positions (smt.py);
 #        path = the first ``depth`` key bits, left-aligned in 32 bytes (zero padded), so the
 #        deep nodes of one key's path share a page: an update dirties ~2 pages, not ~depth
@@ -71,7 +72,7 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS log_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
     " PRIMARY KEY (level, idx)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS map_nodes (path BLOB NOT NULL, depth INTEGER NOT NULL, hash BLOB NOT NULL,"
-    " leaf_key BLOB, value_hash BLOB, PRIMARY KEY (path, depth)) WITHOUT ROWID",
+    " leaf_key BLOB, value_hash BLOB, left_hash BLOB, right_hash BLOB, PRIMARY KEY (path, depth)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS map_leaves (address_key BLOB PRIMARY KEY, leaf_idx INTEGER NOT NULL,"
     " leaf_hash BLOB NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS map_pending (address_key BLOB PRIMARY KEY, leaf_idx INTEGER NOT NULL,"
@@ -170,9 +171,10 @@ class _MapReader:
         if key in self._cache:
             return self._cache[key]
         row = self._conn.execute(
-            "SELECT hash, leaf_key, value_hash FROM map_nodes WHERE path = ? AND depth = ?", (_path_bytes(depth, path), depth)
+            "SELECT hash, leaf_key, value_hash, left_hash, right_hash FROM map_nodes WHERE path = ? AND depth = ?",
+            (_path_bytes(depth, path), depth),
         ).fetchone()
-        node = None if row is None else smt.MapNode(hash=bytes(row[0]), key=_opt(row[1]), value_hash=_opt(row[2]))
+        node = None if row is None else _map_node(row)
         self._cache[key] = node
         return node
 
@@ -183,16 +185,22 @@ class _MapReader:
         for i in range(0, len(keys), _IN_CHUNK):
             chunk = keys[i : i + _IN_CHUNK]
             rows = self._conn.execute(
-                "SELECT path, hash, leaf_key, value_hash FROM map_nodes WHERE depth = ? AND path IN (%s)" % ",".join("?" * len(chunk)),
+                "SELECT path, hash, leaf_key, value_hash, left_hash, right_hash FROM map_nodes WHERE depth = ? AND path IN (%s)"
+                % ",".join("?" * len(chunk)),
                 (depth, *chunk),
             ).fetchall()
-            for pb, h, k, v in rows:
-                out[by_bytes[bytes(pb)]] = smt.MapNode(hash=bytes(h), key=_opt(k), value_hash=_opt(v))
+            for row in rows:
+                out[by_bytes[bytes(row[0])]] = _map_node(row[1:])
         return out
 
 
 def _opt(v: bytes | None) -> bytes | None:
     return None if v is None else bytes(v)
+
+
+def _map_node(row: Sequence[bytes | None]) -> smt.MapNode:
+    h, k, v, left, right = row
+    return smt.MapNode(hash=bytes(h or b""), key=_opt(k), value_hash=_opt(v), left=_opt(left), right=_opt(right))
 
 
 def _state(conn: sqlite3.Connection) -> LogState:
@@ -273,8 +281,9 @@ def flush_map(conn: sqlite3.Connection) -> bytes:
             return _state(conn).map_root
         delta = smt.apply_map_updates(_MapReader(conn), ((bytes(k), smt.map_value_hash(int(i), bytes(h))) for k, i, h in rows))
         conn.executemany(
-            "INSERT OR REPLACE INTO map_nodes (path, depth, hash, leaf_key, value_hash) VALUES (?, ?, ?, ?, ?)",
-            [(_path_bytes(d, p), d, n.hash, n.key, n.value_hash) for d, p, n in delta.writes],
+            "INSERT OR REPLACE INTO map_nodes (path, depth, hash, leaf_key, value_hash, left_hash, right_hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(_path_bytes(d, p), d, n.hash, n.key, n.value_hash, n.left, n.right) for d, p, n in delta.writes],
         )
         conn.execute("INSERT OR REPLACE INTO map_leaves (address_key, leaf_idx, leaf_hash) SELECT address_key, leaf_idx, leaf_hash FROM map_pending")
         conn.execute("DELETE FROM map_pending")

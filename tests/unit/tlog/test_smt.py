@@ -105,3 +105,25 @@ def test_bad_wire_proofs(data: bytes) -> None:
     with pytest.raises(ParseError) as e:
         smt.parse_map_proof(data)
     assert e.value.code == ErrorCode.MAP_BAD_PROOF
+
+
+def test_rows_without_children_hashes_still_work() -> None:
+    store = _build(80)
+    stripped = smt.MemoryMapStore()
+    stripped.nodes = {pos: n._replace(left=None, right=None) for pos, n in store.nodes.items()}
+    root = smt.map_root(store)
+    assert smt.map_proof(stripped, _k(4)) == smt.map_proof(store, _k(4))
+    smt.verify_map_proof(root, _k(4), _v(4), smt.map_proof(stripped, _k(4)))
+    delta_a = smt.apply_map_updates(store, [(_k(4), _v(500)), (_k(900), _v(900))])
+    delta_b = smt.apply_map_updates(stripped, [(_k(4), _v(500)), (_k(900), _v(900))])
+    assert delta_a == delta_b
+
+
+def test_inner_rows_carry_children() -> None:
+    store = _build(30)
+    for (d, p), n in store.nodes.items():
+        if n.key is None:
+            left, right = store.nodes.get((d + 1, 2 * p)), store.nodes.get((d + 1, 2 * p + 1))
+            assert n.left == (left.hash if left else smt.MAP_EMPTY)
+            assert n.right == (right.hash if right else smt.MAP_EMPTY)
+            assert n.hash == smt.map_node_hash(n.left or b"", n.right or b"")
