@@ -7,6 +7,7 @@ merge-mined regtest block. Thread-safe through one re-entrant lock (``SimChain.l
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import struct
@@ -96,6 +97,11 @@ def name_op_of(script: bytes) -> wnames.NameOp | None:
     """The name operation of a script, or None for a plain script."""
     if not script or script[0] not in (0x51, 0x52, 0x53):
         return None
+    return _name_op_cached(script)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _name_op_cached(script: bytes) -> wnames.NameOp | None:
     try:
         return wnames.parse_name_script(script)
     except Exception:  # noqa: BLE001 - a malformed name prefix is "not a name script" here
@@ -242,6 +248,8 @@ class SimChain:
         self.pending_aux: dict[bytes, Block] = {}
         self._seq = 0
         self._spenders: dict[tuple[bytes, int], bytes] = {}
+        self._expiry_at: dict[int, set[bytes]] = {}  # block height -> names whose coin may expire
+        self._any_invalid = False
         # hooks installed by the shell (zmq publisher, journal)
         self.on_block_connected: list[Callable[[Block, bytes], None]] = []
         self.on_block_disconnected: list[Callable[[Block, bytes], None]] = []
@@ -835,6 +843,15 @@ class SimChain:
             for pos, tx in enumerate(block.txs):
                 self.tx_index.setdefault(tx.txid, []).append((h, pos))
             self._emit({"op": "block", "hex": raw.hex()})
+            if block.header.prev_hash == self.active[-1] and not self._any_invalid:
+                # common case: extends the tip, nothing invalid anywhere -> it is the best chain
+                try:
+                    self._connect(h)
+                except RpcFailure:
+                    entry.invalid = True
+                    self._any_invalid = True
+                self._prune_mempool_conflicts()
+                return True
             self.activate_best_chain()
             return True
 
@@ -886,6 +903,7 @@ class SimChain:
                     self._connect(bh)
                 except RpcFailure:
                     self.blocks[bh].invalid = True
+                    self._any_invalid = True
                     failed = True
                     break
             for tx in resurrect:
@@ -931,13 +949,15 @@ class SimChain:
                 )
                 undo.names.append((entry.name, self.names.get(entry.name)))
                 self.names[entry.name] = entry
+                self._expiry_at.setdefault(height + NAME_EXPIRY_BLOCKS_REGTEST - 1, set()).add(entry.name)
                 self.history.setdefault(entry.name, []).append(entry)
                 undo.history.append(entry.name)
         # namecoin-core: the coin of a name last updated at H leaves the UTXO set when
         # block H+29 connects (regtest expiry 30); name_show keeps it until H+30
-        for name, entry in self.names.items():
-            if entry.height + NAME_EXPIRY_BLOCKS_REGTEST - 1 == height:
-                outp = (bytes(entry.txid), entry.vout)
+        for name in self._expiry_at.get(height, ()):
+            last = self.names.get(name)
+            if last is not None and last.height + NAME_EXPIRY_BLOCKS_REGTEST - 1 == height:
+                outp = (bytes(last.txid), last.vout)
                 gone = self.utxo.pop(outp, None)
                 if gone is not None:
                     undo.expired.append((outp, gone))
@@ -986,6 +1006,7 @@ class SimChain:
             if e is None:
                 raise RpcFailure(-5, "Block not found")
             e.invalid = True
+            self._any_invalid = True
             self._emit({"op": "invalidate", "hash": h.hex()})
             if self.is_active(h):
                 blocks_txs: list[list[Tx]] = []
@@ -1016,6 +1037,7 @@ class SimChain:
             while self.blocks[x].height > 0:
                 self.blocks[x].invalid = False
                 x = self.blocks[x].block.header.prev_hash
+            self._any_invalid = any(b.invalid for b in self.blocks.values())
             self.activate_best_chain()
 
     def chain_tips(self) -> list[tuple[BlockEntry, int, str]]:

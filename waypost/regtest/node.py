@@ -13,8 +13,10 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from waypost.indexer.wire import hash_to_hex
+from waypost.regtest.bulk import BulkStats, bulk_generate
 from waypost.regtest.chain import SimChain
 from waypost.regtest.persist import Journal
 from waypost.regtest.rpc_methods import Dispatcher
@@ -168,6 +170,18 @@ class SimNode:
                        {"nameEncoding": "hex", "valueEncoding": "hex"}, wallet=wallet)
         self.generate(1, wallet)
         return str(fu)
+
+    def bulk_generate(self, n_blocks: int, **kwargs: Any) -> BulkStats:
+        """Append a bulk-built chain (see ``waypost.regtest.bulk.bulk_generate``); the
+        blocks are journaled (one fsync at the end) and served over RPC like any other."""
+        old = self._journal.fsync_every
+        self._journal.fsync_every = 1 << 30
+        try:
+            with self.chain.lock:
+                return bulk_generate(self.chain, n_blocks, **kwargs)
+        finally:
+            self._journal.sync()
+            self._journal.fsync_every = old
 
     def update_name(self, name: bytes, value: bytes, dest_address: str | None = None, wallet: str = "alice") -> str:
         """name_update (optionally transferring to ``dest_address``) and 1 block; returns the txid."""
