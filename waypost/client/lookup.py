@@ -163,7 +163,8 @@ class Client:
                     return (note_mod.parse_vkey(resp.body.decode("ascii")),)
                 except (WaypostError, UnicodeDecodeError):
                     pass
-        raise VerificationError(
+        # a usage error (exit 2): nothing was verified yet
+        raise ParseError(
             ErrorCode.CLIENT_NO_LOG_KEY,
             f"no trusted log key for {server}: pass --log-key (the server's <db>.logkey.vkey)",
             server=server,
