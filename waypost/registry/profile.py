@@ -124,6 +124,9 @@ class Endpoint:
     protocol: Protocol
     value: str
 
+    def __post_init__(self) -> None:
+        _check_endpoint(self.protocol, self.value)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Redirect:
@@ -133,13 +136,23 @@ class Redirect:
     reason: RedirectReason
     sig: bytes  # 64-byte ed25519 signature over ``redirect_message(from, self)``
 
+    def __post_init__(self) -> None:
+        _check_size(self.sig, _SIG_BYTES, "redirect.sig")
+        _address_text(self.to, "redirect.to")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
     """Security policy: contact only over ``require`` protocols (when ``enforce``)."""
 
-    require: tuple[Protocol, ...]  # sorted by PROTOCOL_PREFERENCE, unique
+    require: tuple[Protocol, ...]  # unique, non-empty; stored in PROTOCOL_PREFERENCE order
     mode: PolicyMode
+
+    def __post_init__(self) -> None:
+        if not self.require or len(set(self.require)) != len(self.require):
+            raise _bad("policy.require", "list each protocol once, at least one")
+        # One value per meaning: keep ``require`` in PROTOCOL_PREFERENCE order.
+        object.__setattr__(self, "require", tuple(sorted(self.require, key=_PROTOCOL_RANK.__getitem__)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +162,13 @@ class DocRef:
     hash: Sha256  # SHA-256 of the document bytes
     locations: tuple[str, ...]  # https URLs (or empty when the resolver knows where)
 
+    def __post_init__(self) -> None:
+        _check_size(self.hash, _HASH_BYTES, "doc.h")
+        if len(self.locations) > _MAX_LOCATIONS:
+            raise _bad("doc.at", f"at most {_MAX_LOCATIONS} locations")
+        for url in self.locations:
+            _https_url(url, "doc.at")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LinkedProof:
@@ -157,6 +177,11 @@ class LinkedProof:
     service: str
     handle: str
     location: str
+
+    def __post_init__(self) -> None:
+        _text(self.service, "proofs[].service", limit=32)
+        _text(self.handle, "proofs[].handle", limit=128)
+        _text(self.location, "proofs[].at")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,6 +228,19 @@ class Profile:
             raise ValidationError(
                 ErrorCode.PROFILE_BAD_FIELD, "Profile.endpoints must have unique protocols in preference order"
             )
+        if self.version not in (None, PROFILE_VERSION):
+            raise ValidationError(ErrorCode.PROFILE_BAD_FIELD, f"unsupported version {self.version!r}")
+        for value, size, name in (
+            (self.key, _KEY_BYTES, "key"),
+            (self.next_commitment, _HASH_BYTES, "next"),
+            (self.recovery_commitment, _HASH_BYTES, "recovery"),
+            (self.custodian, _KEY_BYTES, "custodian"),
+            (self.sig, _SIG_BYTES, "sig"),
+        ):
+            if value is not None:
+                _check_size(value, size, name)
+        if len(self.proofs) > _MAX_PROOFS:
+            raise ValidationError(ErrorCode.PROFILE_BAD_FIELD, f"at most {_MAX_PROOFS} proofs")
         if self.version is None and self.has_waypost_fields():
             raise ValidationError(ErrorCode.PROFILE_BAD_FIELD, "Profile without a Waypost part cannot carry Waypost fields")
 
@@ -394,6 +432,11 @@ def _dumps(value: object) -> str:
 
 def _bad(field: str, why: str) -> ParseError:
     return ParseError(ErrorCode.PROFILE_BAD_FIELD, f"{field}: {why}", field=field)
+
+
+def _check_size(value: bytes, size: int, field: str) -> None:
+    if not isinstance(value, bytes) or len(value) != size:
+        raise _bad(field, f"expected {size} bytes")
 
 
 _BAD_TEXT_RE = re.compile(r"[\s\x00-\x1f\x7f]")  # re's \s covers str.isspace()

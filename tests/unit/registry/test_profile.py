@@ -508,6 +508,30 @@ def test_no_downgrade_rules() -> None:
     validate_no_downgrade(_p(Protocol.EMAIL), _p())
 
 
+def test_values_are_valid_once_built() -> None:
+    bad_builds = [
+        lambda: Endpoint(protocol=Protocol.EMAIL, value="not an email"),
+        lambda: Redirect(to="b@id.bit", reason=RedirectReason.VOLUNTARY, sig=bytes(63)),
+        lambda: Redirect(to="B@id.bit", reason=RedirectReason.VOLUNTARY, sig=bytes(64)),
+        lambda: DocRef(hash=Sha256(bytes(31)), locations=()),
+        lambda: DocRef(hash=Sha256(bytes(32)), locations=("http://a.example/",)),
+        lambda: LinkedProof(service="", handle="a", location="b"),
+        lambda: Policy(require=(), mode=PolicyMode.ENFORCE),
+        lambda: Policy(require=(Protocol.EMAIL, Protocol.EMAIL), mode=PolicyMode.ENFORCE),
+        lambda: Profile(version=1, key=PublicKey(bytes(31))),
+        lambda: Profile(version=1, sig=bytes(32)),
+        lambda: Profile(version=2),
+    ]
+    for build in bad_builds:
+        with pytest.raises(WaypostError) as info:
+            build()
+        assert info.value.code is ErrorCode.PROFILE_BAD_FIELD
+    # Policy keeps one order per meaning.
+    assert Policy(require=(Protocol.EMAIL, Protocol.SIGNAL), mode=PolicyMode.ENFORCE).require == (
+        Protocol.SIGNAL, Protocol.EMAIL,
+    )
+
+
 def test_profile_invariants() -> None:
     with pytest.raises(ValidationError):
         Profile(namecoin=(("b", "1"), ("a", "1")))
