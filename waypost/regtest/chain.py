@@ -807,6 +807,27 @@ class SimChain:
                 out.append(block.hash)
         return out
 
+    def build_branch(self, fork_hash: bytes, blocks: Sequence[Sequence[Tx]], script: bytes | None = None) -> list[bytes]:
+        """Mine a competing branch on ``fork_hash``: one block per list of txs (in order).
+
+        The blocks are stored and, when the branch has more work, activated (a reorg:
+        disconnected txs return to the mempool, conflicts are dropped). A block whose txs
+        do not validate on its branch is marked invalid, as namecoind would.
+
+        Returns:
+            The new block hashes (wire order).
+        """
+        with self.lock:
+            pay = script if script is not None else b"\x51"  # anyone-can-spend (OP_TRUE)
+            out: list[bytes] = []
+            prev = fork_hash
+            for txs in blocks:
+                block = self.make_block(prev, list(txs), pay, 0)
+                self.submit_block(block)
+                prev = block.hash
+                out.append(prev)
+            return out
+
     def generate_block(self, script: bytes, txs: Sequence[Tx]) -> bytes:
         """``generateblock``: exactly these txs, in order; refuses an invalid block."""
         with self.lock:

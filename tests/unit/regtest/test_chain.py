@@ -81,3 +81,32 @@ def test_reorg_to_longer_branch_drops_conflicts_and_keeps_stale_blocks(node: Sim
     assert any(t != b"" for t in c.mempool)
     tips = {status for _, _, status in c.chain_tips()}
     assert tips == {"active", "valid-fork"}
+
+
+def test_build_branch_with_conflicting_name_operation(node: SimNode) -> None:
+    from waypost.indexer import names as wnames
+    from waypost.indexer.wire import OutPoint, Tx, TxIn, TxOut
+
+    node.register_name(b"d/fork", b"base")
+    c = node.chain
+    fork = c.active[-1]
+    base = c.names[b"d/fork"]
+    node.update_name(b"d/fork", b"branch-a")
+    node.generate(1)
+    # branch B: a different update of the same name coin, fee 0, one block longer
+    op = wnames.NameOp(kind=wnames.NameOpKind.UPDATE, name=b"d/fork", value=b"branch-b", rand=None,
+                       commitment=None, address_script=base.address_script)
+    tx_b = Tx.create(
+        version=0x7100,
+        inputs=[TxIn(prevout=OutPoint(txid=base.txid, vout=base.vout), script_sig=b"\x00", sequence=0xFFFFFFFF)],
+        outputs=[TxOut(value_sat=1_000_000, script=wnames.encode_name_script(op))],
+    )
+    hashes = c.build_branch(fork, [[tx_b], [], []])
+    assert c.active[-1] == hashes[-1]
+    assert c.names[b"d/fork"].value == b"branch-b"
+    assert [e.value for e in c.history[b"d/fork"]] == [b"base", b"branch-b"]
+    assert not any(b"branch-a" in e.raw for e in c.mempool.values())  # conflict dropped
+    # an invalid branch (spends the same coin twice) is refused, the chain stays
+    tip = c.active[-1]
+    c.build_branch(fork, [[tx_b, tx_b], [], [], [], []])
+    assert c.active[-1] == tip
