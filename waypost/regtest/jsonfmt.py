@@ -25,6 +25,7 @@ __all__ = [
     "tx_json",
     "header_json",
     "auxpow_json",
+    "target_hex",
     "ENCODINGS",
 ]
 
@@ -171,8 +172,10 @@ def _sig_asm(script_sig: bytes) -> str:
     return " ".join(parts)
 
 
-def tx_json(tx: Tx, *, fee_sat: int | None = None, with_hex: bool = True) -> dict[str, Any]:
-    """bitcoin ``TxToUniv`` (namecoin: plus ``nameOp``)."""
+def tx_json(
+    tx: Tx, *, fee_sat: int | None = None, with_hex: bool = True, prevouts: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """bitcoin ``TxToUniv`` (namecoin: plus ``nameOp``); ``prevouts`` for verbosity 3."""
     raw = encode_tx(tx)
     stripped = len(encode_tx(tx, include_witness=False))
     weight = stripped * 3 + len(raw)
@@ -186,7 +189,7 @@ def tx_json(tx: Tx, *, fee_sat: int | None = None, with_hex: bool = True) -> dic
         "locktime": tx.locktime,
     }
     vin: list[dict[str, Any]] = []
-    for i in tx.inputs:
+    for k, i in enumerate(tx.inputs):
         if tx.is_coinbase:
             d: dict[str, Any] = {"coinbase": i.script_sig.hex()}
         else:
@@ -197,6 +200,8 @@ def tx_json(tx: Tx, *, fee_sat: int | None = None, with_hex: bool = True) -> dic
             }
         if i.witness:
             d["txinwitness"] = [w.hex() for w in i.witness]
+        if prevouts is not None and not tx.is_coinbase and k < len(prevouts):
+            d["prevout"] = prevouts[k]
         d["sequence"] = i.sequence
         vin.append(d)
     out["vin"] = vin

@@ -225,6 +225,20 @@ class Dispatcher:
             total += found[0].outputs[i.prevout.vout].value_sat
         return total - sum(o.value_sat for o in tx.outputs)
 
+    def _prevouts(self, tx: Tx) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for i in tx.inputs:
+            found = self.chain.find_tx(i.prevout.txid)
+            if found is None:
+                continue
+            prev, entry = found
+            o = prev.outputs[i.prevout.vout]
+            out.append({
+                "generated": prev.is_coinbase, "height": entry.height if entry is not None else -1,
+                "value": amount(o.value_sat), "scriptPubKey": script_json(o.script),
+            })
+        return out
+
     def _name_json(self, e: NameEntry, opts: dict[str, Any], w: Wallet | None = None) -> dict[str, Any]:
         out = name_fields(e.name, e.value, _enc(opts, "nameEncoding"), _enc(opts, "valueEncoding"))
         out["txid"] = hash_to_hex(e.txid)
@@ -376,7 +390,7 @@ def _getblock(d: Dispatcher, wallet: str | None, p: list[Any]) -> Any:
         txs = []
         for pos, t in enumerate(block.txs):
             fee = d._fee_of(t) if pos else None
-            txs.append(tx_json(t, fee_sat=fee))
+            txs.append(tx_json(t, fee_sat=fee, prevouts=d._prevouts(t) if verbosity >= 3 else None))
         out["tx"] = txs
     if block.auxpow is not None:
         out["auxpow"] = auxpow_json(block.auxpow)
@@ -421,7 +435,10 @@ def _getrawtransaction(d: Dispatcher, wallet: str | None, p: list[Any]) -> Any:
     out: dict[str, Any] = {}
     if bh is not None:
         out["in_active_chain"] = d.chain.is_active(bh)
-    out.update(tx_json(tx))
+    if verbosity >= 2 and not tx.is_coinbase:
+        out.update(tx_json(tx, fee_sat=d._fee_of(tx), prevouts=d._prevouts(tx)))
+    else:
+        out.update(tx_json(tx))
     if entry is not None:
         out["blockhash"] = hash_to_hex(entry.hash)
         active = d.chain.is_active(entry.hash)
