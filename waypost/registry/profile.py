@@ -137,8 +137,8 @@ class Redirect:
     sig: bytes  # 64-byte ed25519 signature over ``redirect_message(from, self)``
 
     def __post_init__(self) -> None:
-        _check_size(self.sig, _SIG_BYTES, "redirect.sig")
-        _address_text(self.to, "redirect.to")
+        _check_size(self.sig, _SIG_BYTES, "waypost.redirect.sig")
+        _address_text(self.to, "waypost.redirect.to")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,7 +150,7 @@ class Policy:
 
     def __post_init__(self) -> None:
         if not self.require or len(set(self.require)) != len(self.require):
-            raise _bad("policy.require", "list each protocol once, at least one")
+            raise _bad("waypost.policy.require", "list each protocol once, at least one")
         # One value per meaning: keep ``require`` in PROTOCOL_PREFERENCE order.
         object.__setattr__(self, "require", tuple(sorted(self.require, key=_PROTOCOL_RANK.__getitem__)))
 
@@ -163,11 +163,11 @@ class DocRef:
     locations: tuple[str, ...]  # https URLs (or empty when the resolver knows where)
 
     def __post_init__(self) -> None:
-        _check_size(self.hash, _HASH_BYTES, "doc.h")
+        _check_size(self.hash, _HASH_BYTES, "waypost.doc.h")
         if len(self.locations) > _MAX_LOCATIONS:
-            raise _bad("doc.at", f"at most {_MAX_LOCATIONS} locations")
+            raise _bad("waypost.doc.at", f"at most {_MAX_LOCATIONS} locations")
         for url in self.locations:
-            _https_url(url, "doc.at")
+            _https_url(url, "waypost.doc.at")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -179,9 +179,9 @@ class LinkedProof:
     location: str
 
     def __post_init__(self) -> None:
-        _text(self.service, "proofs[].service", limit=32)
-        _text(self.handle, "proofs[].handle", limit=128)
-        _text(self.location, "proofs[].at")
+        _text(self.service, "waypost.proofs[].service", limit=32)
+        _text(self.handle, "waypost.proofs[].handle", limit=128)
+        _text(self.location, "waypost.proofs[].at")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -607,7 +607,7 @@ def _parse_waypost(raw: object) -> dict[str, object]:
     if "ep" in wp:
         ep = _obj(wp["ep"], "waypost.ep", _PROTOCOL_NAMES)
         out["endpoints"] = tuple(
-            Endpoint(protocol=p, value=_check_endpoint(p, ep[p.value]))
+            Endpoint(protocol=p, value=cast(str, ep[p]))  # Endpoint checks type and syntax
             for p in PROTOCOL_PREFERENCE
             if p in ep  # StrEnum members hash and compare as their str values
         )
@@ -630,15 +630,13 @@ def _parse_waypost(raw: object) -> dict[str, object]:
         if reason not in _REASON_NAMES:
             raise _bad("waypost.redirect.reason", "expected voluntary, administrative or revoked")
         out["redirect"] = Redirect(
-            to=_address_text(red["to"], "waypost.redirect.to"),
+            to=cast(str, red["to"]),  # Redirect checks type and canonical form
             reason=RedirectReason(reason),
             sig=_b64_field(red["sig"], "waypost.redirect.sig", _SIG_BYTES),
         )
     if "doc" in wp:
         doc = _obj(wp["doc"], "waypost.doc", frozenset({"h", "at"}), frozenset({"h"}))
-        locations = tuple(
-            _https_url(x, "waypost.doc.at") for x in _list(doc.get("at", []), "waypost.doc.at", _MAX_LOCATIONS)
-        )
+        locations = tuple(cast(str, x) for x in _list(doc.get("at", []), "waypost.doc.at", _MAX_LOCATIONS))
         if "at" in doc and not locations:
             raise _bad("waypost.doc.at", "omit 'at' instead of an empty array")
         out["doc"] = DocRef(hash=Sha256(_b64_field(doc["h"], "waypost.doc.h", _HASH_BYTES)), locations=locations)
@@ -648,9 +646,9 @@ def _parse_waypost(raw: object) -> dict[str, object]:
             p = _obj(item, "waypost.proofs[]", frozenset({"service", "handle", "at"}), frozenset({"service", "handle", "at"}))
             proofs.append(
                 LinkedProof(
-                    service=_text(p["service"], "waypost.proofs[].service", limit=32),
-                    handle=_text(p["handle"], "waypost.proofs[].handle", limit=128),
-                    location=_text(p["at"], "waypost.proofs[].at"),
+                    service=cast(str, p["service"]),  # LinkedProof checks each text
+                    handle=cast(str, p["handle"]),
+                    location=cast(str, p["at"]),
                 )
             )
         if not proofs:
