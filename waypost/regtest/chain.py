@@ -984,13 +984,15 @@ class SimChain:
                     undo.expired.append((outp, gone))
         e.undo = undo
         self.active.append(h)
+        # bitcoin removeForBlock: conflicts leave first (R), then the mined txs (no R)
+        in_block = {tx.txid for tx in e.block.txs}
+        for tx in e.block.txs[1:]:
+            spent = {(i.prevout.txid, i.prevout.vout) for i in tx.inputs}
+            for other in list(self.mempool.values()):
+                if other.tx.txid not in in_block and any((i.prevout.txid, i.prevout.vout) in spent for i in other.tx.inputs):
+                    self._remove_mempool(other.tx.txid, notify=True)
         for tx in e.block.txs:
             self._remove_mempool(tx.txid, notify=False)
-        for tx in e.block.txs[1:]:
-            for other in list(self.mempool.values()):
-                ins = {(i.prevout.txid, i.prevout.vout) for i in other.tx.inputs}
-                if any((i.prevout.txid, i.prevout.vout) in ins for i in tx.inputs):
-                    self._remove_mempool(other.tx.txid, notify=True)
         for hook in self.on_block_connected:
             hook(e.block, e.raw)
 

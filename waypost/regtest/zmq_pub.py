@@ -3,7 +3,8 @@
 Every message is ``[topic, body, counter]`` with a 4-byte little-endian per-topic counter.
 Hashes are in display order. ``sequence`` bodies are ``hash + label`` (C/D) or
 ``hash + label + 8-byte LE mempool sequence`` (A/R). Block connect order, as recorded:
-hashtx/rawtx for each tx, sequence C, hashblock, rawblock.
+hashtx/rawtx for each tx, sequence C, hashblock, rawblock; disconnect: hashtx/rawtx for each
+tx, sequence D.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class ZmqPublisher:
         self._send("rawblock", raw)
 
     def _disconnected(self, block: Block, raw: bytes) -> None:
+        # bitcoin zmq BlockDisconnected: a normal notify for each tx, then sequence D
+        for tx in block.txs:
+            self._tx(tx)
         self._send("sequence", block.hash[::-1] + b"D")
 
     def _tx_added(self, tx: Tx, raw: bytes, mempool_seq: int) -> None:

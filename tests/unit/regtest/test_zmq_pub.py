@@ -56,7 +56,9 @@ def test_block_and_mempool_notifications(tmp_path: Path) -> None:
         assert [m[0] for m in msgs] == [b"hashtx", b"rawtx", b"sequence"]
         body = msgs[2][1]
         assert body[:32].hex() == txid_hex and body[32:33] == b"A" and len(body) == 41
-        node.chain.invalidate(node.chain.active[-1])
-        msgs = _recv_all(sub, 1)
-        assert msgs[0][0] == b"sequence" and msgs[0][1][32:] == b"D"
+        tip = node.chain.active[-1]
+        node.chain.invalidate(tip)
+        msgs = _recv_all(sub, 3)  # the tip's coinbase (hashtx, rawtx), then D
+        assert [m[0] for m in msgs] == [b"hashtx", b"rawtx", b"sequence"]
+        assert msgs[2][1] == tip[::-1] + b"D"
         sub.close(0)
