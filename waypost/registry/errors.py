@@ -179,6 +179,12 @@ class ErrorCode(StrEnum):
     BUNDLE_WEAK_HEADER = "bundle.weak-header"  # header target easier than the network's PoW limit
     BUNDLE_HEADER_MISMATCH = "bundle.header-mismatch"  # not the header the client holds at that height
     BUNDLE_MISSING_SPV = "bundle.missing-spv"  # a Namecoin leaf without its SPV proof
+    BUNDLE_MISSING_CHAIN = "bundle.missing-chain"  # a private-chain leaf without its chain entries
+    BUNDLE_BAD_CHAIN = "bundle.bad-chain"  # the chain entries do not validate or do not match the leaf
+    CHAINS_NOT_EXTENSION = "chains.not-extension"  # a submission rewrites the stored chain
+    CHAINS_TOO_LARGE = "chains.too-large"  # a submission over the entry count or byte cap
+    CHAINS_NOT_KEY_ADDRESS = "chains.not-key-address"  # /v1/chains takes only *.key addresses
+    CHAINS_READ_ONLY = "chains.read-only"  # the server accepts no chain submissions (no log key)
 
     # --- light client (client/) --------------------------------------------------
     CLIENT_STALE = "client.stale"  # the answer is older than --max-age (or freshness cannot be shown)

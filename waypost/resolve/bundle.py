@@ -17,12 +17,14 @@ from waypost.indexer.names import find_name_output
 from waypost.indexer.params import Network, params_for
 from waypost.registry import merkle
 from waypost.registry.address import AddressKind, parse_address
-from waypost.registry.chain import decode_canonical, encode_canonical
+from waypost.registry.address import address_public_key
+from waypost.registry.chain import MAX_ENTRY_BYTES, ChainState, decode_canonical, encode_canonical, parse_entry, validate_chain
 from waypost.registry.errors import ErrorCode, ParseError, VerificationError, WaypostError
 from waypost.registry.model import BlockHash
 from waypost.tlog import note as note_mod
 from waypost.tlog import smt
-from waypost.tlog.leaf import LogLeaf, NamecoinSource, address_key
+from waypost.tlog.leaf import ChainSource, LogLeaf, NamecoinSource, address_key
+from waypost.resolve.pchain import MAX_CHAIN_ENTRIES, body_hash
 
 __all__ = [
     "BUNDLE_VERSION",
@@ -40,6 +42,7 @@ __all__ = [
 BUNDLE_VERSION = 1
 _MAX_PROOF = 64  # hashes in an inclusion/consistency proof (tree size < 2**63)
 _MAX_BRANCH = 32  # Bitcoin merkle branch: < 2**32 transactions
+_ALLOWED_KEYS = frozenset({"v", "cp", "mp", "leaf", "li", "ip", "spv", "ss", "cs", "pc"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,7 +70,8 @@ class ProofBundle:
     """Everything a client needs to check one address's latest state (or its absence).
 
     ``leaf`` is None for an absence proof. ``consistency`` (optional) proves that the
-    checkpoint extends the client's earlier tree of ``since_size`` leaves.
+    checkpoint extends the client's earlier tree of ``since_size`` leaves. ``chain``
+    (private-chain leaves) holds the encoded entries from genesis to the leaf's entry.
     """
 
     checkpoint: str
@@ -78,8 +82,13 @@ class ProofBundle:
     spv: SpvProof | None = None
     since_size: int | None = None
     consistency: tuple[bytes, ...] = ()
+    chain: tuple[bytes, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.chain and (self.leaf is None or self.spv is not None):
+            raise ParseError(ErrorCode.BUNDLE_BAD, "chain entries belong to a private-chain leaf")
+        if len(self.chain) > MAX_CHAIN_ENTRIES or any(not e or len(e) > MAX_ENTRY_BYTES for e in self.chain):
+            raise ParseError(ErrorCode.BUNDLE_BAD, "bad chain entries")
         if (self.leaf is None) != (self.leaf_index is None) or (self.leaf_index is not None and self.leaf_index < 0):
             raise ParseError(ErrorCode.BUNDLE_BAD, "leaf and leaf index go together")
         if self.leaf is None and (self.inclusion or self.spv is not None):
@@ -98,7 +107,8 @@ class VerifiedResolution:
     """What ``verify_bundle`` proved.
 
     ``value`` is the raw Namecoin name value (checked against the leaf's ``record_hash``
-    and the transaction); None for absent addresses and private-chain leaves.
+    and the transaction); None for absent addresses and private-chain leaves, whose
+    validated chain (key in force, body) is ``chain``.
     """
 
     address: str
@@ -109,6 +119,7 @@ class VerifiedResolution:
     value: bytes | None = None
     height: int | None = None
     block_hash: BlockHash | None = None
+    chain: ChainState | None = None
 
 
 def leaf_address_for(address: str) -> str:
@@ -136,7 +147,7 @@ def _spv_obj(spv: SpvProof) -> dict[str, object]:
 
 
 def encode_bundle(b: ProofBundle) -> bytes:
-    """Canonical CBOR: ``{v, cp, mp, [leaf, li, ip], [spv], [ss, cs]}`` with concatenated hashes."""
+    """Canonical CBOR: ``{v, cp, mp, [leaf, li, ip], [spv], [ss, cs], [pc]}`` with concatenated hashes."""
     obj: dict[str, object] = {"v": BUNDLE_VERSION, "cp": b.checkpoint, "mp": smt.encode_map_proof(b.map_proof)}
     if b.leaf is not None:
         obj["leaf"] = b.leaf
@@ -147,6 +158,8 @@ def encode_bundle(b: ProofBundle) -> bytes:
     if b.since_size is not None:
         obj["ss"] = b.since_size
         obj["cs"] = b"".join(b.consistency)
+    if b.chain:
+        obj["pc"] = list(b.chain)
     return encode_canonical(obj)  # type: ignore[arg-type]
 
 
@@ -169,8 +182,7 @@ def _bytes(v: object, what: str) -> bytes:
 
 
 def _from_obj(obj: Mapping[str, object]) -> ProofBundle:
-    allowed = {"v", "cp", "mp", "leaf", "li", "ip", "spv", "ss", "cs"}
-    if not set(obj) <= allowed or obj.get("v") != BUNDLE_VERSION:
+    if not set(obj) <= _ALLOWED_KEYS or obj.get("v") != BUNDLE_VERSION:
         raise ParseError(ErrorCode.BUNDLE_BAD, "unknown bundle version or members")
     cp = obj.get("cp")
     if not isinstance(cp, str):
@@ -188,6 +200,9 @@ def _from_obj(obj: Mapping[str, object]) -> ProofBundle:
             tx_index=_int(raw_spv["ti"], "tx index"),
             branch=_split32(raw_spv["br"], "merkle branch"),
         )
+    raw_chain = obj.get("pc", [])
+    if not isinstance(raw_chain, list) or not raw_chain and "pc" in obj:
+        raise ParseError(ErrorCode.BUNDLE_BAD, "chain must be a non-empty array of entries")
     has_leaf = "leaf" in obj
     if has_leaf != ("li" in obj) or has_leaf != ("ip" in obj) or ("ss" in obj) != ("cs" in obj):
         raise ParseError(ErrorCode.BUNDLE_BAD, "incomplete bundle members")
@@ -200,6 +215,7 @@ def _from_obj(obj: Mapping[str, object]) -> ProofBundle:
         spv=spv,
         since_size=_int(obj["ss"], "since size") if "ss" in obj else None,
         consistency=_split32(obj["cs"], "consistency proof") if "cs" in obj else (),
+        chain=tuple(_bytes(e, "chain entry") for e in raw_chain),
     )
 
 
@@ -238,6 +254,8 @@ def bundle_to_json(b: ProofBundle) -> dict[str, object]:
     if b.since_size is not None:
         out["since_size"] = b.since_size
         out["consistency"] = [_b64(h) for h in b.consistency]
+    if b.chain:
+        out["chain"] = [_b64(e) for e in b.chain]
     return out
 
 
@@ -283,6 +301,11 @@ def bundle_from_json(obj: object) -> ProofBundle:
     if "since_size" in obj:
         conv["ss"] = obj["since_size"]
         conv["cs"] = _hash_list(obj.get("consistency"), "consistency")
+    if "chain" in obj:
+        chain = obj["chain"]
+        if not isinstance(chain, list):
+            raise ParseError(ErrorCode.BUNDLE_BAD, "chain must be a list")
+        conv["pc"] = [_unb64(e, "chain entry") for e in chain]
     return _from_obj(conv)
 
 
@@ -371,6 +394,7 @@ def verify_bundle(
     previous: note_mod.SignedCheckpoint | None = None,
     header_chain: Callable[[int], BlockHash | None] | None = None,
     max_cosignature_age_s: int | None = None,
+    chain_entries: Sequence[bytes] | None = None,
 ) -> VerifiedResolution:
     """Check a proof bundle offline.
 
@@ -381,7 +405,9 @@ def verify_bundle(
     against the checkpoint's map root (so the leaf is the *latest* one, or the address is
     absent); the leaf's address; for Namecoin leaves the transaction, name output, value
     hash, merkle branch, header PoW and PoW limit, and (``header_chain``) the header at
-    that height.
+    that height; for private-chain leaves the chain entries (``bundle.chain``, or
+    ``chain_entries`` fetched from ``GET /v1/chains/{address}``) validate from genesis
+    under the key in the ``.key`` address and end at the leaf's entry (hash, seq, body).
 
     Args:
         bundle: the bundle.
@@ -394,6 +420,8 @@ def verify_bundle(
         previous: the client's last verified checkpoint of this log.
         header_chain: the client's header hash at a height, None when it does not hold it.
         max_cosignature_age_s: with ``now_s``: reject when no quorum cosigned recently.
+        chain_entries: encoded entries of a private chain, genesis first, when the bundle
+            does not carry them.
 
     Returns:
         The verified resolution.
@@ -401,7 +429,8 @@ def verify_bundle(
     Raises:
         VerificationError: ``NOTE_*``, ``WITNESS_QUORUM``, ``CHECKPOINT_ROLLBACK``,
             ``CHECKPOINT_INCONSISTENT`` (with evidence), ``MERKLE_*``, ``MAP_BAD_PROOF``,
-            ``BUNDLE_*``, ``WIRE_BAD_POW``/``AUXPOW_*``.
+            ``BUNDLE_*`` (``bundle.missing-chain``, ``bundle.bad-chain`` with the chain
+            rule's code in ``cause``), ``WIRE_BAD_POW``/``AUXPOW_*``.
         ParseError: malformed parts (``BUNDLE_BAD``, ``CHECKPOINT_BAD``, ``CBOR_*``, ``address.*``).
     """
     net = Network(network)
@@ -439,6 +468,14 @@ def verify_bundle(
         height = leaf.source.height
     elif bundle.spv is not None:
         raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "SPV proof on a private-chain leaf")
+    chain: ChainState | None = None
+    if isinstance(leaf.source, ChainSource):
+        raw = bundle.chain or tuple(chain_entries or ())
+        if not raw:
+            raise VerificationError(ErrorCode.BUNDLE_MISSING_CHAIN, "private-chain leaf without its chain entries")
+        chain = _verify_chain(raw, leaf, leaf.source)
+    elif bundle.chain:
+        raise VerificationError(ErrorCode.BUNDLE_BAD_CHAIN, "chain entries on a Namecoin leaf")
     return VerifiedResolution(
         address=address,
         present=True,
@@ -448,7 +485,32 @@ def verify_bundle(
         value=value,
         height=height,
         block_hash=block_hash,
+        chain=chain,
     )
+
+
+def _verify_chain(raw: Sequence[bytes], leaf: LogLeaf, source: ChainSource) -> ChainState:
+    """The chain binds to the address's key, and its last entry is the leaf's (spec §6.5)."""
+    try:
+        key = address_public_key(parse_address(leaf.address))
+    except ParseError as exc:
+        raise VerificationError(ErrorCode.BUNDLE_BAD_CHAIN, "leaf address does not parse") from exc
+    if key is None or not leaf.address.endswith(".key"):
+        raise VerificationError(ErrorCode.BUNDLE_BAD_CHAIN, "private-chain leaf on a non-.key address")
+    if len(raw) != source.seq + 1:
+        raise VerificationError(ErrorCode.BUNDLE_BAD_CHAIN, "chain does not end at the leaf's entry",
+                                expected=source.seq + 1, got=len(raw))
+    try:
+        entries = [parse_entry(e) for e in raw]
+        state = validate_chain(entries, address_key=key)
+    except WaypostError as exc:
+        raise VerificationError(ErrorCode.BUNDLE_BAD_CHAIN, f"chain does not validate: {exc.message}",
+                                cause=str(exc.code)) from exc
+    if state.head != source.entry_hash or state.seq != source.seq:
+        raise VerificationError(ErrorCode.BUNDLE_BAD_CHAIN, "the chain's last entry is not the leaf's entry")
+    if body_hash(entries[-1]) != leaf.record_hash:
+        raise VerificationError(ErrorCode.BUNDLE_BAD_CHAIN, "entry body does not match the leaf's record hash")
+    return state
 
 
 def _check_cosignature_age(note: str, witnesses: Sequence[note_mod.Verifier], k: int, now_s: int, max_age_s: int) -> None:

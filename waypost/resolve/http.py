@@ -8,24 +8,40 @@ from __future__ import annotations
 
 import base64
 import os
+import sqlite3
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, request
 
 from waypost.indexer.params import name_expiration_depth
-from waypost.indexer.store import open_reader
+from waypost.api.errors import problem_body, problem_response
+from waypost.indexer.store import NameIndexReader, open_reader
 from waypost.registry.address import AddressKind, format_address, parse_address
 from waypost.registry.chain import encode_canonical
-from waypost.registry.errors import ErrorCode, NotFoundError, ParseError, ValidationError, WaypostError
+from waypost.registry.errors import (
+    ChainError,
+    ErrorCode,
+    NotFoundError,
+    ParseError,
+    StoreError,
+    ValidationError,
+    VerificationError,
+    WaypostError,
+)
+from waypost.registry.model import BlockHash
 from waypost.registry.keys import IdentityState, follow_redirects
 from waypost.registry.profile import Profile, Protocol, parse_profile
-from waypost.resolve import pipeline
+from waypost.resolve import pchain, pipeline
+from waypost.resolve.chainstore import ChainWriter
+from waypost.resolve.hook import default_log_key_path
 from waypost.resolve.bundle import bundle_to_json, encode_bundle
 from waypost.resolve.diagnose import diagnose
 from waypost.resolve.store import MAX_HEADERS, AddressView, ResolveReader
 
-__all__ = ["create_blueprint", "OPENAPI_PATHS", "MAX_REDIRECT_DEPTH", "reader_for_db"]
+__all__ = ["create_blueprint", "OPENAPI_PATHS", "MAX_REDIRECT_DEPTH", "reader_for_db", "chain_writer_for_db"]
 
 MAX_REDIRECT_DEPTH = 4
 _CBOR = "application/cbor"
@@ -51,6 +67,43 @@ def reader_for_db(db_path: str) -> Callable[[], ResolveReader]:
         return reader
 
     return get
+
+
+def chain_writer_for_db(db_path: str | Path, *, network: str, clock: Callable[[], float] = time.time) -> ChainWriter | None:
+    """A ``ChainWriter`` signing with the index's log key (``<db>.logkey``), or None without one.
+
+    The key is the one ``waypost index`` created; the API never creates a log key itself
+    (two keys for one log would fork its checkpoints).
+    """
+    from waypost.tlog import note as note_mod
+
+    key_path = default_log_key_path(db_path)
+    try:
+        signer = note_mod.parse_signer_key(key_path.read_text(encoding="ascii"))
+    except (OSError, UnicodeError, WaypostError):
+        return None
+
+    def tip(conn: sqlite3.Connection) -> tuple[int, BlockHash] | None:
+        try:
+            row = NameIndexReader(conn, network).fetch_tip()
+        except (sqlite3.Error, WaypostError):
+            return None
+        return None if row is None else (row[0], row[1])
+
+    return ChainWriter(db_path, signer=signer, clock=clock, tip=tip)
+
+
+def _db_path_of(reader: ResolveReader) -> str | None:
+    row = reader.conn.execute("PRAGMA database_list").fetchone()
+    return None if row is None or not row[2] else str(row[2])
+
+
+def _problem(code: ErrorCode, status: int, detail: str, **extra: object) -> Response:
+    return problem_response(problem_body(code=code, status=status, detail=detail, extra=dict(extra)))
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
 
 def _int_arg(name: str, default: int | None) -> int | None:
@@ -136,6 +189,14 @@ def _endpoints(profile: Profile | None) -> dict[str, str]:
     return {} if profile is None else {e.protocol.value: e.value for e in profile.endpoints}
 
 
+def _chain_endpoints(body: object) -> dict[str, str]:
+    """``body.endpoints`` of a private-chain entry: a map of protocol to text (others ignored)."""
+    eps = body.get("endpoints") if isinstance(body, Mapping) else None
+    if not isinstance(eps, dict):
+        return {}
+    return {k: v for k, v in eps.items() if isinstance(k, str) and isinstance(v, str)}
+
+
 def _npub_hex(npub: str) -> str | None:
     charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
     if not npub.startswith("npub1"):
@@ -157,6 +218,7 @@ def create_blueprint(
     get_reader: Callable[[], ResolveReader],
     *,
     local_domain: str | None = None,
+    chain_writer: Callable[[], ChainWriter | None] | None = None,
 ) -> Blueprint:
     """Build the resolver blueprint.
 
@@ -164,8 +226,68 @@ def create_blueprint(
         get_reader: this thread's ``ResolveReader``.
         local_domain: the server's own domain; webfinger ``acct:alice@<local_domain>``
             and ``nostr.json?name=alice`` answer for ``alice@id.bit``.
+        chain_writer: the ``ChainWriter`` for ``POST /v1/chains`` (None: read-only);
+            by default one over the reader's database file with its log key.
     """
     bp = Blueprint("resolve", __name__)
+    writer_lock = threading.Lock()
+    writer_box: list[ChainWriter | None] = []
+
+    def get_writer() -> ChainWriter | None:
+        if chain_writer is not None:
+            return chain_writer()
+        with writer_lock:
+            if not writer_box:
+                reader = get_reader()
+                db = _db_path_of(reader)
+                writer_box.append(None if db is None else chain_writer_for_db(db, network=reader.network))
+            return writer_box[0]
+
+    @bp.post("/v1/chains/<path:address>")
+    def post_chain(address: str) -> Response:
+        try:
+            canonical, _ = pchain.key_address(address)
+        except ParseError as exc:
+            return _problem(exc.code, 400, exc.message)
+        length = request.content_length
+        if length is not None and length > pchain.MAX_SUBMISSION_BYTES:
+            return _problem(ErrorCode.CHAINS_TOO_LARGE, 413, "submission too large", limit=pchain.MAX_SUBMISSION_BYTES)
+        body = request.stream.read(pchain.MAX_SUBMISSION_BYTES + 1)
+        json_form = (request.mimetype or "") in ("application/json", "text/json")
+        writer = get_writer()
+        if writer is None:
+            return _problem(ErrorCode.CHAINS_READ_ONLY, 503, "this server accepts no chain submissions (no log key)")
+        try:
+            entries = pchain.parse_submission(body, json_form=json_form)
+            result = writer.submit(canonical, entries)
+        except ParseError as exc:
+            status = 413 if exc.code == ErrorCode.CHAINS_TOO_LARGE else 400
+            return _problem(exc.code, status, exc.message, **exc.fields)
+        except (ValidationError, VerificationError, ChainError) as exc:
+            status = 409 if exc.code == ErrorCode.CHAINS_NOT_EXTENSION else 422
+            return _problem(exc.code, status, exc.message, **exc.fields)
+        if result.evidence is not None:
+            # anyone can check it: DuplicityEvidence.parse + registry.chain.verify_duplicity_evidence
+            return _problem(ErrorCode.CHAIN_DUPLICITY, 409, "one key signed two different entries at one position",
+                            address=canonical,
+                            evidence=base64.b64encode(result.evidence.encode()).decode("ascii"))
+        resp = jsonify({"address": canonical, "appended": result.appended, "length": result.length,
+                        "first_leaf_index": result.first_leaf_index})
+        resp.status_code = 201 if result.appended else 200
+        return resp
+
+    @bp.get("/v1/chains/<path:address>")
+    def get_chain(address: str) -> Response:
+        canonical, _ = pchain.key_address(address)
+        reader = get_reader()
+        entries = reader.chain_entries(canonical)
+        if not entries:
+            raise NotFoundError(ErrorCode.NOT_FOUND, "no chain stored for this address", address=canonical)
+        evidence = reader.chain_evidence(canonical)
+        if _CBOR in request.headers.get("Accept", "") and request.accept_mimetypes.best_match(["application/json", _CBOR]) == _CBOR:
+            return Response(encode_canonical(list(entries)), mimetype=_CBOR)
+        return jsonify({"address": canonical, "entries": [_b64url(e) for e in entries], "flagged": bool(evidence),
+                        "evidence": [base64.b64encode(e).decode("ascii") for e in evidence]})
 
     def _canonical(text: str) -> str:
         addr = parse_address(text)
@@ -184,13 +306,18 @@ def create_blueprint(
             body = encode_canonical({"address": canonical, "resolved": final_addr,
                                      "hops": [[a, r or "", encode_bundle(v.bundle)] for a, v, r in chain]})
             return Response(body, mimetype=_CBOR)
-        profile = _profile(final.value)
+        if final.chain is not None:
+            value_json: dict[str, object] | None = {"cbor": base64.b64encode(final.value or b"").decode("ascii")}
+            endpoints = _chain_endpoints(final.chain.body)
+        else:
+            value_json = _value_json(final.value)
+            endpoints = _endpoints(_profile(final.value))
         return jsonify(
             {
                 "address": canonical,
                 "resolved_address": final_addr,
-                "value": _value_json(final.value),
-                "endpoints": _endpoints(profile),
+                "value": value_json,
+                "endpoints": endpoints,
                 "verdict": _verdict_json(final),
                 "hops": [{"address": a, "reason": r, "verdict": _verdict_json(v)} for a, v, r in chain[1:]],
                 "bundle": bundle_to_json(final.bundle),

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 from waypost.indexer.params import Network, name_expiration_depth
 from waypost.indexer.store import NameIndexReader
-from waypost.registry.errors import ErrorCode, NotFoundError, StoreError
-from waypost.registry.keys import IdentityState, Verdict
+from waypost.registry.chain import ChainState, encode_canonical, parse_entry, validate_chain
+from waypost.registry.errors import ErrorCode, NotFoundError, StoreError, WaypostError
+from waypost.registry.keys import IdentityState, Verdict, identity_from_chain
+from waypost.registry.model import PublicKey
 
 from waypost.tlog import store as tstore
-from waypost.tlog.leaf import LogLeaf, NamecoinSource, address_key
-from waypost.resolve import pipeline, spv
+from waypost.tlog.leaf import ChainSource, LogLeaf, NamecoinSource, address_key
+from waypost.resolve import chainstore, pipeline, spv
 from waypost.resolve.bundle import ProofBundle, SpvProof, leaf_address_for
 
 __all__ = ["ResolveReader", "AddressView", "MAX_HEADERS"]
@@ -39,6 +41,7 @@ class AddressView:
     verdicts: tuple[Verdict, ...]
     tip_height: int
     expires_at_height: int | None
+    chain: ChainState | None = None
 
 
 class ResolveReader:
@@ -92,6 +95,9 @@ class ResolveReader:
         data = self.log.leaf(idx)
         leaf = LogLeaf.parse(data)
         spv_proof: SpvProof | None = None
+        chain: tuple[bytes, ...] = ()
+        if isinstance(leaf.source, ChainSource):
+            chain = tuple(chainstore.fetch_entries(self.conn, leaf.address, upto_seq=leaf.source.seq))
         if isinstance(leaf.source, NamecoinSource) and leaf.verdict != pipeline.VERDICT_REORG_REMOVED:
             row = spv.fetch_tx(self.conn, leaf.source.txid, leaf.source.height)
             if row is not None:
@@ -107,6 +113,7 @@ class ResolveReader:
                 spv=spv_proof,
                 since_size=since_size,
                 consistency=consistency,
+                chain=chain,
             ),
             leaf,
         )
@@ -123,7 +130,16 @@ class ResolveReader:
             state: IdentityState | None = None
             verdicts: tuple[Verdict, ...] = ()
             expires: int | None = None
-            if name is not None:
+            chain: ChainState | None = None
+            if leaf is not None and b.chain:
+                chain = _chain_state(b.chain)
+                if chain is not None:
+                    value = encode_canonical(dict(chain.body))
+                    try:
+                        state = identity_from_chain(chain, address=leaf_addr)
+                    except WaypostError:
+                        state = None
+            elif name is not None:
                 history = list(self.names.fetch_history(name))
                 if history:
                     depth = name_expiration_depth(self.network, max(tip_height, 0))
@@ -143,7 +159,18 @@ class ResolveReader:
             verdicts=verdicts,
             tip_height=tip_height,
             expires_at_height=expires,
+            chain=chain,
         )
+
+    def chain_entries(self, address: str) -> list[bytes]:
+        """Stored private-chain entries of ``address`` (genesis first; empty when none)."""
+        with self.snapshot():
+            return chainstore.fetch_entries(self.conn, address)
+
+    def chain_evidence(self, address: str) -> list[bytes]:
+        """Stored duplicity evidence of ``address``."""
+        with self.snapshot():
+            return chainstore.fetch_evidence(self.conn, address)
 
     def headers(self, start: int, count: int) -> list[tuple[int, bytes]]:
         """Stored full headers from ``start`` (at most ``MAX_HEADERS``)."""
@@ -154,3 +181,12 @@ class ResolveReader:
         return self.log.map_root()
 
 
+
+
+def _chain_state(raw: tuple[bytes, ...]) -> ChainState | None:
+    """The stored chain's state (it was validated on submission; re-checked here, cheaply cached)."""
+    try:
+        entries = [parse_entry(e) for e in raw]
+        return validate_chain(entries, address_key=PublicKey(entries[0].key))
+    except WaypostError:
+        return None
