@@ -438,6 +438,28 @@ OPENAPI_PATHS: dict[str, object] = {
                           "400": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM},
         }
     },
+    "/v1/chains/{address}": {
+        "get": {
+            "summary": "the stored private chain of a local@<key>.key address (entries base64url, genesis first)",
+            "tags": ["resolve"],
+            "parameters": [_ADDR],
+            "responses": {"200": {"description": "entries", "content": {"application/json": {"schema": _OBJ},
+                                                                          _CBOR: {"schema": {"type": "string", "format": "binary"}}}},
+                          "400": _PROBLEM, "404": _PROBLEM},
+        },
+        "post": {
+            "summary": "submit private-chain entries (an extension of the stored chain); 409 with duplicity evidence on a fork",
+            "tags": ["resolve"],
+            "parameters": [_ADDR],
+            "requestBody": {"required": True, "content": {
+                _CBOR: {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {"schema": {"type": "object", "required": ["entries"], "properties": {
+                    "entries": {"type": "array", "items": {"type": "string"}}}}},
+            }},
+            "responses": {"200": _ok("nothing new"), "201": _ok("entries appended"), "400": _PROBLEM, "409": _PROBLEM,
+                          "413": _PROBLEM, "422": _PROBLEM, "503": _PROBLEM},
+        },
+    },
     "/v1/headers": {
         "get": {
             "summary": "SPV block headers (with AuxPoW) by height range",
