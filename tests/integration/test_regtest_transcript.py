@@ -9,7 +9,7 @@ from waypost.regtest.node import SimNode
 
 
 def test_replay_matches_recording(tmp_path: Path) -> None:
-    with SimNode.start(tmp_path / "node", seed=3) as node:
+    with SimNode.start(tmp_path / "node", seed=13) as node:
         r = replay(node.rpc_url, node.cookie_path)
     assert r.calls == 223
     assert r.compared_fields > 2000
@@ -32,7 +32,7 @@ def test_replay_detects_a_broken_node(tmp_path: Path) -> None:
         import waypost.regtest.rpc_methods as rm
 
         rm.NAME_EXPIRY_BLOCKS_REGTEST = 31
-        with SimNode.start(tmp_path / "node", seed=3) as node:
+        with SimNode.start(tmp_path / "node", seed=13) as node:
             r = replay(node.rpc_url, node.cookie_path, upto_step="S06")
     finally:
         chain_mod.NAME_EXPIRY_BLOCKS_REGTEST = old
