@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import struct
 import subprocess
 import sys
@@ -57,17 +56,31 @@ def _generate(n_blocks: int, seed: int, cache: Path) -> list[tuple[bytes, int, i
     return out
 
 
+_CHILD = (
+    "import sys\n"
+    "from waypost.cli import main\n"
+    "rc = main(sys.argv[1:])\n"
+    # VmHWM is the peak RSS of this process image only (ru_maxrss would also count the
+    # parent's pages inherited through fork before exec)
+    "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')]\n"
+    "print('VMHWM_KIB', hwm[0].split()[1] if hwm else 0, file=sys.stderr)\n"
+    "sys.exit(rc)\n"
+)
+
+
 def _child(argv: list[str]) -> tuple[float, int]:
-    """Run a child; returns (wall seconds, its peak RSS in KiB)."""
+    """Run a child; returns (wall seconds, its peak RSS in KiB, 0 when unknown)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, *argv], env=env, cwd=ROOT, capture_output=True, text=True)
     wall = time.monotonic() - t0
     if proc.returncode != 0:
         raise SystemExit(f"child failed: {argv}\n{proc.stderr}")
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(rss, before)
+    rss = 0
+    for line in proc.stderr.splitlines():
+        if line.startswith("VMHWM_KIB"):
+            rss = int(line.split()[1])
+    return wall, rss
 
 
 def _fetch_only(url: str, n_blocks: int) -> None:
@@ -83,6 +96,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--blocks", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-log", action="store_true", help="index names only (no transparency-log/outbox hooks)")
     parser.add_argument("--fetch-only", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fetch_only:
@@ -109,9 +123,9 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             fetch_s, _ = _child([__file__, "--fetch-only", node.url, str(len(hashes))])
             db = Path(tmp) / "bench.db"
-            code = "import sys; from waypost.cli import main; sys.exit(main(sys.argv[1:]))"
             index_s, rss_kib = _child(
-                ["-c", code, "index", "--rpc-url", node.url, "--db", str(db), "--network", "mainnet", "--once"]
+                ["-c", _CHILD, "index", "--rpc-url", node.url, "--db", str(db), "--network", "mainnet", "--once"]
+                + (["--no-log"] if args.no_log else [])
             )
             db_mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
     finally:
@@ -121,7 +135,8 @@ def main() -> int:
     fetch_rate = n / fetch_s
     index_rate = n / index_s
     print(f"raw fetch (getblock batches, 3 in flight): {fetch_rate:9.0f} blocks/s  ({fetch_s:.1f} s)")
-    print(f"waypost index --once:                      {index_rate:9.0f} blocks/s  ({index_s:.1f} s)")
+    what = "names only (--no-log)" if args.no_log else "with log hooks"
+    print(f"waypost index --once, {what}: {index_rate:9.0f} blocks/s  ({index_s:.1f} s)")
     print(f"  tx/s {n_tx / index_s:10.0f}   name ops/s {n_ops / index_s:8.0f}")
     print(f"  ratio index/raw fetch: {index_rate / fetch_rate:.2f}  (goal >= 0.8)")
     print(f"  indexer peak RSS: {rss_kib / 1024:.0f} MB  (goal <= 200 MB); database {db_mb:.0f} MB")
