@@ -123,3 +123,12 @@ def test_reader_lookups_and_listing(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError):  # read-only
         reader.conn.execute("DELETE FROM names")
     reader.close()
+
+
+def test_prefix_upper_bound() -> None:
+    from waypost.indexer.store import _prefix_upper
+
+    assert _prefix_upper(b"d/") == b"d0"
+    assert _prefix_upper(b"a\xff") == b"b"
+    assert _prefix_upper(b"\xff\xff") is None
+    assert _prefix_upper(b"") is None
