@@ -86,6 +86,7 @@ def test_reorg_to_longer_branch_drops_conflicts_and_keeps_stale_blocks(node: Sim
 def test_build_branch_with_conflicting_name_operation(node: SimNode) -> None:
     from waypost.indexer import names as wnames
     from waypost.indexer.wire import OutPoint, Tx, TxIn, TxOut
+    from waypost.registry.model import Txid
 
     node.register_name(b"d/fork", b"base")
     c = node.chain
@@ -98,7 +99,7 @@ def test_build_branch_with_conflicting_name_operation(node: SimNode) -> None:
                        commitment=None, address_script=base.address_script)
     tx_b = Tx.create(
         version=0x7100,
-        inputs=[TxIn(prevout=OutPoint(txid=base.txid, vout=base.vout), script_sig=b"\x00", sequence=0xFFFFFFFF)],
+        inputs=[TxIn(prevout=OutPoint(txid=Txid(base.txid), vout=base.vout), script_sig=b"\x00", sequence=0xFFFFFFFF)],
         outputs=[TxOut(value_sat=1_000_000, script=wnames.encode_name_script(op))],
     )
     hashes = c.build_branch(fork, [[tx_b], [], []])

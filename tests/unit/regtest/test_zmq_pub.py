@@ -34,7 +34,7 @@ def _recv_all(sock: zmq.Socket[bytes], want: int, deadline_s: float = 10.0) -> l
 def test_block_and_mempool_notifications(tmp_path: Path) -> None:
     with SimNode.start(tmp_path / "n", zmq_port=0) as node:
         assert node.zmq_url is not None
-        ctx = zmq.Context.instance()
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         sub = ctx.socket(zmq.SUB)
         sub.setsockopt(zmq.SUBSCRIBE, b"")
         sub.connect(node.zmq_url)
