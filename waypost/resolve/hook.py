@@ -11,18 +11,21 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from waypost.indexer.params import Network, name_expiration_depth
 from waypost.indexer.store import BatchHook, BatchResult, NameIndexReader
 from waypost.indexer.view import NameRecord
 from waypost.notify.event import AddressChange
 from waypost.tlog import note as note_mod
 from waypost.tlog import store as tstore
 from waypost.tlog.leaf import LogLeaf, address_key
-from waypost.resolve import pipeline, spv
+from waypost.registry.errors import ErrorCode, StoreError
+from waypost.resolve import chainstore, pipeline, snapshot, spv
 
 __all__ = [
     "ResolveHook",
     "make_hook",
     "ensure_schema",
+    "save_snapshots",
     "default_hooks",
     "default_log_key_path",
     "default_origin",
@@ -32,10 +35,33 @@ __all__ = [
 CHECKPOINT_EVERY_S = 300  # a new checkpoint at least every 5 minutes, even when nothing changed
 
 
+# resolve_snapshots(address_key BLOB[32] PK, leaf_idx INTEGER, snapshot BLOB) WITHOUT ROWID
+#        per Namecoin-backed address: snapshot.encode_snapshot of its replayed identity state
+#        (canonical CBOR), written in the batch transaction; leaf_idx = the address's latest
+#        leaf when written (a reader uses the row only when it still is the latest)
+_SNAPSHOT_DDL = ("CREATE TABLE IF NOT EXISTS resolve_snapshots (address_key BLOB PRIMARY KEY, leaf_idx INTEGER NOT NULL,"
+                 " snapshot BLOB NOT NULL) WITHOUT ROWID")
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the log and SPV tables (idempotent)."""
+    """Create the log, SPV, snapshot and private-chain tables (idempotent)."""
     tstore.ensure_schema(conn)
     spv.ensure_schema(conn)
+    try:
+        conn.execute(_SNAPSHOT_DDL)
+    except sqlite3.Error as exc:
+        raise StoreError(ErrorCode.STORE_IO, f"resolve snapshots: {exc}") from exc
+    chainstore.ensure_schema(conn)
+
+
+def save_snapshots(conn: sqlite3.Connection, rows: list[tuple[bytes, int | None, bytes | None]]) -> None:
+    """Write (or, with None, delete) the snapshot rows ``(address_key, leaf_idx, snapshot)``."""
+    try:
+        conn.executemany("DELETE FROM resolve_snapshots WHERE address_key = ?", [(k,) for k, _, b in rows if b is None])
+        conn.executemany("INSERT OR REPLACE INTO resolve_snapshots (address_key, leaf_idx, snapshot) VALUES (?, ?, ?)",
+                         [(k, i, b) for k, i, b in rows if b is not None])
+    except sqlite3.Error as exc:
+        raise StoreError(ErrorCode.STORE_IO, f"resolve snapshots: {exc}") from exc
 
 
 class ResolveHook:
@@ -82,6 +108,8 @@ class ResolveHook:
         leaves: list[LogLeaf] = []
         changes: list[AddressChange] = []
         size = tstore.LogReader(conn).size()
+        depth = name_expiration_depth(Network(batch.network), max(batch.tip_height, 0))
+        snaps: list[tuple[bytes, int | None, bytes | None]] = []
         for name in sorted(touched):
             address = pipeline.address_of_name(name)
             if address is None:
@@ -90,7 +118,9 @@ class ResolveHook:
             history = list(reader.fetch_history(name))
             final = {(r.height, bytes(r.txid)) for r in history}
             new_ops = [r for r in touched[name] if (r.height, bytes(r.txid)) in final]
-            prior = [lf for _, lf in tstore.address_history(conn, bytes(address_key(address)))]
+            ak = bytes(address_key(address))
+            prior_rows = tstore.address_history(conn, ak)
+            prior = [lf for _, lf in prior_rows]
             if not new_ops and not prior:
                 continue
             plan = pipeline.plan_address(
@@ -99,8 +129,12 @@ class ResolveHook:
             )
             leaves.extend(plan.leaves)
             changes.extend(plan.changes)
+            latest = size + len(leaves) - 1 if plan.leaves else (prior_rows[-1][0] if prior_rows else None)
+            snap = snapshot.snapshot_of(address, history, expiration_depth=depth)
+            snaps.append((ak, latest, None if snap is None or latest is None else snapshot.encode_snapshot(snap)))
         if leaves:
             tstore.append_leaves(conn, leaves)
+        save_snapshots(conn, snaps)
         tip = (batch.tip_height, batch.tip_hash) if batch.tip_hash is not None and batch.tip_height >= 0 else None
         tstore.sign_checkpoint_if_due(conn, self._signer, self._origin, int(self._clock()), self._every_s, tip)
         self._changes = (id(batch), tuple(changes))

@@ -7,6 +7,7 @@ never logged here (who asks for whom is private).
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import sqlite3
 import threading
@@ -19,7 +20,7 @@ from flask import Blueprint, Response, jsonify, request
 from waypost.indexer.params import name_expiration_depth
 from waypost.api.errors import problem_body, problem_response
 from waypost.indexer.store import NameIndexReader, open_reader
-from waypost.registry.address import AddressKind, format_address, parse_address
+from waypost.registry.address import Address, AddressKind, format_address, parse_address
 from waypost.registry.chain import encode_canonical
 from waypost.registry.errors import (
     ChainError,
@@ -124,13 +125,27 @@ def _value_json(value: bytes | None) -> dict[str, object] | None:
         return {"base64": base64.b64encode(value).decode("ascii")}
 
 
-def _profile(value: bytes | None) -> Profile | None:
-    if value is None:
-        return None
+@functools.lru_cache(maxsize=4096)
+def _parse_profile_cached(value: bytes) -> Profile | None:
     try:
         return parse_profile(value)
     except ParseError:
         return None
+
+
+def _profile(value: bytes | None) -> Profile | None:
+    # a pure function of the value bytes: cached per worker (profiles are frozen values)
+    return None if value is None else _parse_profile_cached(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_address_cached(text: str) -> Address:
+    return parse_address(text)
+
+
+def _canonical_address(text: str) -> str:
+    """``format_address(parse_address(text))``, cached per worker (exceptions are not cached)."""
+    return format_address(_parse_address_cached(text))
 
 
 def _verdict_json(view: AddressView) -> dict[str, object]:
@@ -166,13 +181,13 @@ def _resolve_chain(reader: ResolveReader, address: str, since: int | None) -> li
         )
     chain: list[tuple[str, AddressView, str | None]] = [(address, first, None)]
     start = address
-    addr = parse_address(address)
+    addr = _parse_address_cached(address)
     if addr.kind is AddressKind.NAMECOIN_D:
         # local@name.bit: the d/ value's waypost.names entry, confirmed by the domain owner (spec §1.4)
         target = pipeline.domain_names(first.value or b"").get(addr.local)
         if target is None:
             raise NotFoundError(ErrorCode.NOT_FOUND, f"{addr.domain} has no Waypost entry for {addr.local!r}", address=address)
-        start = format_address(parse_address(target))
+        start = _canonical_address(target)
         chain.append((start, view_of(start), "domain"))
 
     def lookup(a: str) -> IdentityState | None:
@@ -298,7 +313,7 @@ def create_blueprint(
     @bp.get("/v1/resolve/<path:address>")
     def resolve(address: str) -> Response:
         reader = get_reader()
-        canonical = format_address(parse_address(address))
+        canonical = _canonical_address(address)
         since = _int_arg("since", None)
         chain = _resolve_chain(reader, canonical, since)
         final_addr, final, _ = chain[-1]
@@ -337,8 +352,8 @@ def create_blueprint(
     @bp.get("/v1/diagnose/<path:address>")
     def diagnose_route(address: str) -> Response:
         reader = get_reader()
-        canonical = format_address(parse_address(address))
-        view = reader.view(canonical)
+        canonical = _canonical_address(address)
+        view = reader.view(canonical, full=True)
         window = max(1, name_expiration_depth(reader.network, max(view.tip_height, 0)) // 36)
         findings = diagnose(
             address=canonical,
