@@ -49,15 +49,37 @@ def _network_of(db_path: str) -> str:
 
 
 def _extra_blueprints(db_path: str) -> list[Blueprint]:
-    """Blueprints of other parts served beside the name API.
+    """Blueprints of other parts served beside the name API: resolver (#6), log (#6), notifications (#7).
 
-    Integrators append here, e.g. ``waypost.tlog.http.create_blueprint(...)`` (#6) and
-    ``waypost.notify.http`` (#7); each reaches the store via ``current_app.config["WAYPOST"]``.
+    Each reaches the store through its own per-thread read-only connection (SQLite
+    connections are not shared between threads). Notification options come from the
+    environment so that gunicorn workers and ``waypost serve`` agree:
+    ``WAYPOST_ADMIN_TOKEN`` (admin endpoint; unset: admin endpoint off) and
+    ``WAYPOST_WEBHOOK_ALLOW`` (comma-separated CIDRs or host:port exempt from the SSRF guard).
     """
+    import os
+
+    from waypost.notify.http import create_blueprint as notify_blueprint
+    from waypost.notify.ssrf import parse_allow_list
+    from waypost.resolve.hook import default_log_key_path
     from waypost.resolve.http import create_blueprint as resolve_blueprint
     from waypost.resolve.http import reader_for_db
+    from waypost.tlog.http import create_blueprint as log_blueprint
 
-    return [resolve_blueprint(reader_for_db(db_path))]
+    resolve_reader = reader_for_db(db_path)
+    key_path = default_log_key_path(db_path)
+    vkey_path = key_path.with_name(key_path.name + ".vkey")
+    log_vkey = vkey_path.read_text(encoding="utf-8").strip() if vkey_path.is_file() else None
+    allow = [e.strip() for e in os.environ.get("WAYPOST_WEBHOOK_ALLOW", "").split(",") if e.strip()]
+    return [
+        resolve_blueprint(resolve_reader),
+        log_blueprint(lambda: resolve_reader().log, log_vkey=log_vkey),
+        notify_blueprint(
+            db_path=db_path,
+            policy=parse_allow_list(allow),
+            admin_token=os.environ.get("WAYPOST_ADMIN_TOKEN") or None,
+        ),
+    ]
 
 
 def build_app(

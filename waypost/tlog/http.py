@@ -57,6 +57,7 @@ def _note_response(note: str) -> Response:
 def create_blueprint(
     get_reader: Callable[[], LogReader],
     accept_cosignature: Callable[[str], str] | None = None,
+    log_vkey: str | None = None,
 ) -> Blueprint:
     """Build the log blueprint.
 
@@ -67,11 +68,19 @@ def create_blueprint(
         accept_cosignature: optional; given witness cosignature lines for the latest
             checkpoint, verifies and stores them and returns the updated note. Without it
             ``POST /v1/log/witness/cosignature`` answers 404.
+        log_vkey: the log's verifier key (C2SP vkey text), served at ``/v1/log/key`` so a
+            client can trust it on first use and pin it; without it that path answers 404.
 
     Returns:
         The blueprint (routes under ``/v1/log`` plus the tlog-tiles ``/checkpoint`` and ``/tile/``).
     """
     bp = Blueprint("tlog", __name__)
+
+    @bp.get("/v1/log/key")
+    def log_key() -> Response:
+        if log_vkey is None:
+            raise NotFoundError(ErrorCode.NOT_FOUND, "this server publishes no log key")
+        return Response(log_vkey + "\n", mimetype="text/plain", headers={"Cache-Control": "public, max-age=3600"})
 
     @bp.get("/v1/log/checkpoint")
     def checkpoint() -> Response:
@@ -182,6 +191,7 @@ _B64_LIST: dict[str, object] = {"type": "array", "items": {"type": "string", "fo
 _NOTE: dict[str, object] = {"type": "string", "description": "C2SP signed note (tlog-checkpoint), with cosignature lines"}
 
 OPENAPI_PATHS: dict[str, object] = {
+    "/v1/log/key": {"get": {"summary": "the log's verifier key (C2SP vkey), for trust on first use", "tags": ["log"], "responses": _resp("vkey", {"type": "string"}, "text/plain")}},
     "/v1/log/checkpoint": {"get": {"summary": "latest signed checkpoint", "tags": ["log"], "responses": _resp("signed note", _NOTE, "text/plain")}},
     "/checkpoint": {"get": {"summary": "latest checkpoint (c2sp.org/tlog-tiles)", "tags": ["log"], "responses": _resp("signed note", _NOTE, "text/plain")}},
     "/v1/log/proof/inclusion": {
