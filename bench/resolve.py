@@ -2,9 +2,12 @@
 
 1. Indexes the recorded regtest chain (tests/vectors, served by the replay node) with the
    resolver hook (log leaves, SPV data, checkpoints).
-2. Measures bundle sizes (canonical CBOR and JSON) and ``verify_bundle`` time per address.
-3. Starts ``waypost serve --workers 2`` (gunicorn, 127.0.0.1) and loads ``/v1/resolve/{address}``
-   (JSON) and the same with ``Accept: application/cbor``, side by side with ``/v1/names/{name}``.
+2. Submits a private chain (genesis -> update -> rotate) for a ``.key`` address.
+3. Measures bundle sizes (canonical CBOR and JSON) and ``verify_bundle`` time per address.
+4. Starts ``waypost serve --workers 2`` (gunicorn, 127.0.0.1) and loads ``/v1/resolve/{address}``
+   (JSON) and the same with ``Accept: application/cbor``, side by side with ``/v1/names/{name}``;
+   then the same ``/v1/resolve`` load on a copy of the index without the hook's snapshots
+   (``resolve_snapshots`` dropped: every request replays the name's history, the old path).
 
 Run: ``.venv/bin/python bench/resolve.py [--seconds 5]``. Goals (issue 6): >= 3k req/s on 2 cores,
 bundle <= 2 KB, client verification <= 1 ms.
@@ -29,7 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import hashlib  # noqa: E402
+
+import nacl.signing  # noqa: E402
 from lookup import RequestFn, _free_port, _wait_ready, run_load  # noqa: E402
+
+from waypost.api.cli import build_app  # noqa: E402
+from waypost.registry.address import encode_key_domain  # noqa: E402
+from waypost.registry.chain import EntryKind, commit_key, encode_canonical, entry_hash, make_entry  # noqa: E402
 
 from tests.replaynode import regtest_vector_node  # noqa: E402
 from waypost.indexer.cli import main as index_main  # noqa: E402
@@ -47,6 +57,38 @@ def _request(paths: list[str], accept: str) -> RequestFn:
         return resp.status == 200
 
     return go
+
+
+def _submit_chain(db: Path) -> str:
+    """POST a three-entry private chain (in-process app, same database); returns its address."""
+    k1, k2, k3 = (nacl.signing.SigningKey(hashlib.sha256(b"bench-%d" % i).digest()) for i in (1, 2, 3))
+    body = {"name": "Pat", "endpoints": {"email": "pat@example.org", "xmpp": "pat@example.org"}}
+    g = make_entry(k1, seq=0, prev=None, kind=EntryKind.GENESIS, next_commitment=commit_key(bytes(k2.verify_key)), body=body)
+    u = make_entry(k1, seq=1, prev=entry_hash(g), kind=EntryKind.UPDATE, next_commitment=g.next, body=body)
+    r = make_entry(k2, seq=2, prev=entry_hash(u), kind=EntryKind.ROTATE, next_commitment=commit_key(bytes(k3.verify_key)),
+                   body=body)
+    address = f"pat@{encode_key_domain(bytes(k1.verify_key))}"
+    resp = build_app(str(db)).test_client().post(f"/v1/chains/{address}", data=encode_canonical([e.encode() for e in (g, u, r)]),
+                                                  content_type="application/cbor")
+    assert resp.status_code == 201, resp.get_json()
+    return address
+
+
+def _serve_and_load(db: Path, args: argparse.Namespace, phases: list[tuple[str, RequestFn]], warm: RequestFn) -> None:
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    api = subprocess.Popen([sys.executable, "-m", "waypost.cli", "serve", "--db", str(db), "--port", str(port),
+                            "--workers", str(args.workers)], env=env)
+    try:
+        _wait_ready(port, "/v1/status", 30)
+        run_load("warm-up", port, warm, threads=args.threads, seconds=1.0, max_requests=5000)
+        for label, req in phases:
+            res = run_load(f"{label} x{args.workers}", port, req, threads=args.threads, seconds=args.seconds,
+                           max_requests=10**7, server_pid=api.pid)
+            print(res.line())
+    finally:
+        api.send_signal(signal.SIGTERM)
+        api.wait(timeout=30)
 
 
 def main() -> int:
@@ -67,6 +109,7 @@ def main() -> int:
             node.stop()
         print(f"indexed the recorded regtest chain with the resolver hook in {time.monotonic() - t0:.2f} s")
         vkey = note_mod.parse_vkey((db.parent / "index.db.logkey.vkey").read_text().strip())
+        chain_addr = _submit_chain(db)
         reader = ResolveReader(sqlite3.connect(db, isolation_level=None), "regtest")
         addrs = []
         for rec in reader.names.fetch_names(limit=1000):
@@ -88,30 +131,41 @@ def main() -> int:
             print(f"  {a:<16} CBOR {sizes[-1]:5d} B (header+auxpow {len(spv.header)}, tx {len(spv.tx)},"
                   f" branch {32 * len(spv.branch)}, inclusion {32 * len(b.inclusion)}, checkpoint {len(b.checkpoint)})"
                   f"  JSON {jsizes[-1]:5d} B  verify {verify_us[-1]:6.0f} us")
+        cb, _ = reader.bundle(chain_addr)
+        n = 300
+        t = time.perf_counter()
+        for _ in range(n):
+            verify_bundle(cb, address=chain_addr, log_verifiers=[vkey], network="regtest")
+        chain_us = (time.perf_counter() - t) / n * 1e6
+        print(f"  {chain_addr[:16] + '...':<16} CBOR {len(encode_bundle(cb)):5d} B (3 chain entries {sum(map(len, cb.chain))},"
+              f" inclusion {32 * len(cb.inclusion)}, checkpoint {len(cb.checkpoint)}; each further entry adds ~"
+              f"{len(cb.chain[-1])} B)  verify {chain_us:6.0f} us (3 entry signatures + note)")
         print(f"bundle CBOR max {max(sizes)} B (goal <= 2048), verify median {statistics.median(verify_us):.0f} us"
               f" (goal <= 1000 us; includes Ed25519 note signature, AuxPoW check, map + inclusion proofs)")
 
-        port = _free_port()
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        api = subprocess.Popen([sys.executable, "-m", "waypost.cli", "serve", "--db", str(db), "--port", str(port),
-                                "--workers", str(args.workers)], env=env)
-        try:
-            _wait_ready(port, "/v1/status", 30)
-            paths = [f"/v1/resolve/{a}" for a in addrs]
-            names = [f"/v1/names/id%2F{a.split('@')[0]}" for a in addrs]
-            run_load("warm-up", port, _request(paths, "application/json"), threads=args.threads, seconds=1.0,
-                     max_requests=5000)
-            for label, req in (
-                ("/v1/names (baseline)", _request(names, "application/json")),
-                ("/v1/resolve JSON", _request(paths, "application/json")),
-                ("/v1/resolve CBOR", _request(paths, "application/cbor")),
-            ):
-                res = run_load(f"{label} x{args.workers}", port, req, threads=args.threads, seconds=args.seconds,
-                               max_requests=10**7, server_pid=api.pid)
-                print(res.line())
-        finally:
-            api.send_signal(signal.SIGTERM)
-            api.wait(timeout=30)
+        paths = [f"/v1/resolve/{a}" for a in addrs]
+        names = [f"/v1/names/id%2F{a.split('@')[0]}" for a in addrs]
+        warm = _request(paths, "application/json")
+        _serve_and_load(db, args, [
+            ("/v1/names (baseline)", _request(names, "application/json")),
+            ("/v1/resolve JSON", _request(paths, "application/json")),
+            ("/v1/resolve CBOR", _request(paths, "application/cbor")),
+            ("/v1/resolve .key JSON", _request([f"/v1/resolve/{chain_addr}"], "application/json")),
+        ], warm)
+        # the same load without the hook's snapshots: every request replays the history (the old path)
+        slow = Path(tmpdir) / "replay.db"
+        src, dst = sqlite3.connect(db), sqlite3.connect(slow)
+        src.backup(dst)
+        dst.execute("DROP TABLE resolve_snapshots")
+        dst.commit()
+        src.close()
+        dst.close()
+        (Path(tmpdir) / "replay.db.logkey").write_bytes((Path(tmpdir) / "index.db.logkey").read_bytes())
+        print("same index without snapshots (full replay per request):")
+        _serve_and_load(slow, args, [
+            ("/v1/names (baseline)", _request(names, "application/json")),
+            ("/v1/resolve JSON (replay)", _request(paths, "application/json")),
+        ], warm)
     return 0
 
 

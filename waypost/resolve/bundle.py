@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -122,11 +123,14 @@ class VerifiedResolution:
     chain: ChainState | None = None
 
 
+@functools.lru_cache(maxsize=4096)
 def leaf_address_for(address: str) -> str:
     """The log address whose leaf answers ``address``.
 
     ``local@name.bit`` is answered by the ``d/name`` leaf, whose address is the bare
     domain ``name.bit`` (docs/spec.md §6); every other address by its own leaf.
+    A pure function of its text, so memoised (address parsing is a large part of a
+    client's verification time); errors are not memoised.
 
     Raises:
         ParseError: an invalid address (``address.*``).
