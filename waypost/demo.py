@@ -24,6 +24,7 @@ from types import FrameType
 
 import nacl.signing
 
+from waypost.registry import bech32
 from waypost.registry.errors import ErrorCode, UpstreamError, WaypostError
 from waypost.registry.profile import encode_b64, key_commitment, parse_profile, redirect_message, signing_message
 from waypost.registry.profile import RedirectReason
@@ -34,7 +35,6 @@ log = logging.getLogger("waypost.demo")
 
 DEFAULT_PORT = 8335
 SAMPLE_ADDRESSES = ("alice@id.bit", "bob@id.bit", "carol@id.bit")
-_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
 
 def _key(n: int) -> nacl.signing.SigningKey:
@@ -44,30 +44,7 @@ def _key(n: int) -> nacl.signing.SigningKey:
 
 def npub_of(pubkey: bytes) -> str:
     """NIP-19 ``npub`` (BIP-173 bech32) of a 32-byte key."""
-
-    def polymod(values: list[int]) -> int:
-        gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-        chk = 1
-        for v in values:
-            top = chk >> 25
-            chk = (chk & 0x1FFFFFF) << 5 ^ v
-            for i in range(5):
-                chk ^= gen[i] if (top >> i) & 1 else 0
-        return chk
-
-    acc = bits = 0
-    data: list[int] = []
-    for b in pubkey:
-        acc, bits = (acc << 8) | b, bits + 8
-        while bits >= 5:
-            bits -= 5
-            data.append((acc >> bits) & 31)
-    if bits:
-        data.append((acc << (5 - bits)) & 31)
-    hrp = [ord(c) >> 5 for c in "npub"] + [0] + [ord(c) & 31 for c in "npub"]
-    pm = polymod(hrp + data + [0] * 6) ^ 1
-    checksum = [(pm >> 5 * (5 - i)) & 31 for i in range(6)]
-    return "npub1" + "".join(_BECH32[d] for d in data + checksum)
+    return bech32.encode_npub(pubkey)
 
 
 def signed_value(address: str, key: nacl.signing.SigningKey, next_key: nacl.signing.SigningKey, *,

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from waypost.indexer.params import Network, params_for
 from waypost.indexer.wire import Tx, hash160, sha256d
+from waypost.registry import bech32
 from waypost.registry.errors import ErrorCode, ParseError, ValidationError
 from waypost.registry.model import Hash160
 
@@ -333,8 +334,6 @@ def validate_name_op(op: NameOp) -> None:
 # addresses (bitcoin key_io.cpp EncodeDestination; standard.cpp Solver)
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_BECH32M_CONST = 0x2BC830A3
 
 
 def _base58check(payload: bytes) -> str:
@@ -352,36 +351,10 @@ def _sha256d4(data: bytes) -> bytes:
     return sha256d(data)[:4]
 
 
-def _bech32_polymod(values: list[int]) -> int:
-    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-    chk = 1
-    for v in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ v
-        for i in range(5):
-            if (top >> i) & 1:
-                chk ^= gen[i]
-    return chk
-
-
 def _segwit_address(hrp: str, version: int, program: bytes) -> str:
-    # BIP173 / BIP350: 5-bit regrouping, bech32 for v0, bech32m for v1+
-    acc = 0
-    bits = 0
-    data = [version]
-    for b in program:
-        acc = (acc << 8) | b
-        bits += 8
-        while bits >= 5:
-            bits -= 5
-            data.append((acc >> bits) & 31)
-    if bits:
-        data.append((acc << (5 - bits)) & 31)
-    const = 1 if version == 0 else _BECH32M_CONST
-    hrp_exp = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-    mod = _bech32_polymod(hrp_exp + data + [0] * 6) ^ const
-    checksum = [(mod >> 5 * (5 - i)) & 31 for i in range(6)]
-    return hrp + "1" + "".join(_BECH32[d] for d in data + checksum)
+    # BIP173 / BIP350: bech32 for witness v0, bech32m for v1+
+    encoding = bech32.Encoding.BECH32 if version == 0 else bech32.Encoding.BECH32M
+    return bech32.encode(hrp, [version, *bech32.convert_bits(program, 8, 5, pad=True)], encoding)
 
 
 def script_address(script: bytes, network: Network) -> str | None:

@@ -98,6 +98,9 @@ class ErrorCode(StrEnum):
     STORE_CORRUPT = "store.corrupt"
     STORE_IO = "store.io"
 
+    # --- bech32 (registry/bech32.py) ------------------------------------------
+    BECH32_BAD = "bech32.bad"
+
     # --- addresses (registry/address.py) -------------------------------------
     ADDRESS_EMPTY = "address.empty"
     ADDRESS_BAD_SYNTAX = "address.bad-syntax"

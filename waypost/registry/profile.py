@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import cast
 from urllib.parse import urlsplit
 
+from waypost.registry import bech32
 from waypost.registry.chain import CborValue, decode_canonical, encode_canonical
 from waypost.registry.errors import ErrorCode, ParseError, ValidationError, VerificationError
 from waypost.registry.model import PublicKey, Sha256
@@ -466,36 +467,13 @@ _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 # Signal: phone number in E.164, or a username "name.NN".
 _SIGNAL_RE = re.compile(r"\+[1-9][0-9]{6,14}|[a-z_][a-z0-9_]{2,31}\.[0-9]{2,9}")
 
-_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-
-
-def _bech32_polymod(values: list[int]) -> int:
-    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-    chk = 1
-    for v in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ v
-        for i in range(5):
-            chk ^= gen[i] if (top >> i) & 1 else 0
-    return chk
-
-
 def _is_npub(text: str) -> bool:
     """NIP-19 ``npub1...``: BIP-173 bech32 with hrp ``npub`` and a 32-byte payload."""
-    if not text.startswith("npub1") or len(text) != 63:
+    try:
+        bech32.decode_npub(text)
+    except ParseError:
         return False
-    data = text[5:]
-    if any(c not in _BECH32_CHARSET for c in data):
-        return False
-    values = [_BECH32_CHARSET.index(c) for c in data]
-    hrp = [ord(c) >> 5 for c in "npub"] + [0] + [ord(c) & 31 for c in "npub"]
-    if _bech32_polymod(hrp + values) != 1:  # BIP-173: bech32 constant 1
-        return False
-    acc = bits = 0
-    for v in values[:-6]:
-        acc = (acc << 5) | v
-        bits += 5
-    return bits - 256 < 5 and (acc & ((1 << (bits - 256)) - 1)) == 0
+    return text.islower()
 
 
 def _https_url(value: object, field: str) -> str:
