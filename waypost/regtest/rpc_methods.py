@@ -13,7 +13,7 @@ from typing import Any
 from waypost.indexer import names as wnames
 from waypost.indexer.wire import (
     Block,
-    MerkleBlock,
+    build_merkle_block,
     OutPoint,
     Tx,
     TxIn,
@@ -26,7 +26,6 @@ from waypost.indexer.wire import (
     parse_auxpow,
     parse_merkle_block,
     parse_tx,
-    sha256d,
     verify_auxpow,
 )
 from waypost.regtest.chain import (
@@ -490,40 +489,6 @@ def _gettxout(d: Dispatcher, wallet: str | None, p: list[Any]) -> Any:
     }
 
 
-def _partial_tree(txids: list[bytes], match: list[bool]) -> tuple[list[bytes], list[bool]]:
-    """bitcoin merkleblock.cpp ``CPartialMerkleTree`` construction (depth-first)."""
-    n = len(txids)
-
-    def width(h: int) -> int:
-        return (n + (1 << h) - 1) >> h
-
-    def calc(h: int, pos: int) -> bytes:
-        if h == 0:
-            return txids[pos]
-        left = calc(h - 1, pos * 2)
-        right = calc(h - 1, pos * 2 + 1) if pos * 2 + 1 < width(h - 1) else left
-        return sha256d(left + right)
-
-    hashes: list[bytes] = []
-    bits: list[bool] = []
-
-    def build(h: int, pos: int) -> None:
-        parent_match = any(match[p] for p in range(pos << h, min((pos + 1) << h, n)))
-        bits.append(parent_match)
-        if h == 0 or not parent_match:
-            hashes.append(calc(h, pos))
-        else:
-            build(h - 1, pos * 2)
-            if pos * 2 + 1 < width(h - 1):
-                build(h - 1, pos * 2 + 1)
-
-    height = 0
-    while width(height) > 1:
-        height += 1
-    build(height, 0)
-    return hashes, bits
-
-
 @_rpc("gettxoutproof", 1, 2, '["txid",...] ( "blockhash" )')
 def _gettxoutproof(d: Dispatcher, wallet: str | None, p: list[Any]) -> Any:
     if not isinstance(p[0], list) or not p[0]:
@@ -544,15 +509,7 @@ def _gettxoutproof(d: Dispatcher, wallet: str | None, p: list[Any]) -> Any:
     txids = [t.txid for t in entry.block.txs]
     if not all(w in txids for w in wanted):
         raise RpcFailure(-5, "Not all transactions found in specified or retrieved block")
-    hashes, bits = _partial_tree(list(txids), [t in wanted for t in txids])
-    flags = bytearray((len(bits) + 7) // 8)
-    for i, b in enumerate(bits):
-        if b:
-            flags[i // 8] |= 1 << (i % 8)
-    mb = MerkleBlock(
-        header=entry.block.header, auxpow=entry.block.auxpow, total_txs=len(txids),
-        hashes=tuple(hashes), flags=bytes(flags),
-    )
+    mb = build_merkle_block(entry.block, wanted)
     return encode_merkle_block(mb).hex()
 
 
