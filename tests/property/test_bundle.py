@@ -2,39 +2,61 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import sqlite3
 
+import nacl.signing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.unit.resolve.logfixture import append, memory_log, signer
 from waypost.registry.address import encode_key_domain
+from waypost.registry.chain import ChainEntry, EntryKind, entry_hash, make_entry
 from waypost.registry.errors import WaypostError
+from waypost.resolve import chainstore
 from waypost.resolve.bundle import bundle_from_json, bundle_to_json, encode_bundle, parse_bundle, verify_bundle
+from waypost.resolve.pchain import chain_leaf
 from waypost.resolve.store import ResolveReader
-from waypost.tlog.leaf import ChainSource, LogLeaf
+from waypost.tlog.leaf import address_key
 
 _S = signer()
-_DOMAIN = encode_key_domain(bytes(range(32)))
+_KEY = nacl.signing.SigningKey(hashlib.sha256(b"bundle-property").digest())
+_DOMAIN = encode_key_domain(bytes(_KEY.verify_key))
 
 
-def _leaf(i: int, seq: int) -> LogLeaf:
-    h = hashlib.sha256(b"%d/%d" % (i, seq)).digest()
-    return LogLeaf(address=f"u{i}@{_DOMAIN}", epoch=0, seq=seq, record_hash=h, source=ChainSource(seq=seq, entry_hash=h))
+@functools.lru_cache(maxsize=None)
+def _entry(i: int, seq: int) -> ChainEntry:
+    """Entry ``seq`` of address ``u{i}``'s private chain (genesis, then updates)."""
+    if seq == 0:
+        return make_entry(_KEY, seq=0, prev=None, kind=EntryKind.GENESIS, next_commitment=None, body={"i": i})
+    prev = _entry(i, seq - 1)
+    return make_entry(_KEY, seq=seq, prev=entry_hash(prev), kind=EntryKind.UPDATE, next_commitment=None,
+                      body={"i": i, "seq": seq})
+
+
+def _append(conn: sqlite3.Connection, pairs: list[tuple[int, int]], now_s: int) -> None:
+    leaves = [chain_leaf(f"u{i}@{_DOMAIN}", _entry(i, seq), seq=seq) for i, seq in pairs]
+    idx = append(conn, leaves, _S, now_s=now_s)
+    conn.executemany(
+        "INSERT INTO chain_entries (address_key, seq, entry, entry_hash, leaf_idx) VALUES (?, ?, ?, ?, ?)",
+        [(bytes(address_key(f"u{i}@{_DOMAIN}")), seq, _entry(i, seq).encode(), bytes(entry_hash(_entry(i, seq))), x)
+         for (i, seq), x in zip(pairs, idx, strict=True)],
+    )
 
 
 def _reader(n_addr: int, updates: list[int]) -> ResolveReader:
     conn = memory_log()
-    leaves = [_leaf(i, 0) for i in range(n_addr)]
-    append(conn, leaves, _S)
+    chainstore.ensure_schema(conn)
+    _append(conn, [(i, 0) for i in range(n_addr)], 1000)
     seqs = [0] * n_addr
     batch = []
     for u in updates:
         i = u % n_addr
         seqs[i] += 1
-        batch.append(_leaf(i, seqs[i]))
+        batch.append((i, seqs[i]))
     if batch:
-        append(conn, batch, _S, now_s=2000)
+        _append(conn, batch, 2000)
     return ResolveReader(conn, "regtest")
 
 
