@@ -471,7 +471,8 @@ OPENAPI_PATHS: dict[str, object] = {
                 "application/json": {"schema": {"type": "object", "required": ["entries"], "properties": {
                     "entries": {"type": "array", "items": {"type": "string"}}}}},
             }},
-            "responses": {"200": _ok("nothing new"), "201": _ok("entries appended"), "400": _PROBLEM, "409": _PROBLEM,
+            "responses": {"200": _ok("nothing new"), "201": _ok("entries appended"), "400": _PROBLEM, "404": _PROBLEM,
+                          "409": _PROBLEM,
                           "413": _PROBLEM, "422": _PROBLEM, "503": _PROBLEM},
         },
     },
