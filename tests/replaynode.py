@@ -197,7 +197,7 @@ class ReplayNode:
 
     def _call(self, method: str, params: list[Any]) -> Any:
         with self.lock:
-            active = list(self.active)
+            active = self.active  # set_active swaps the list, never mutates it: no copy needed
         tip = len(active) - 1
         if method == "getblockchaininfo":
             return {
