@@ -74,9 +74,14 @@ def _check_key_name(name: str) -> None:
 
 def _b64decode(text: str, what: str) -> bytes:
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        data = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
         raise ParseError(ErrorCode.NOTE_BAD, f"bad base64 in {what}") from exc
+    # Only the canonical spelling is accepted: non-zero padding bits would give one
+    # signature several encodings (malleable notes, duplicate cosignature lines).
+    if _b64(data) != text:
+        raise ParseError(ErrorCode.NOTE_BAD, f"non-canonical base64 in {what}")
+    return data
 
 
 def _b64(data: bytes) -> str:

@@ -212,3 +212,22 @@ def test_evidence_of_honest_log_is_rejected() -> None:
     with pytest.raises(VerificationError) as e:
         n.verify_evidence(ev, [LOG.verifier])
     assert e.value.code == ErrorCode.CHECKPOINT_BAD
+
+
+def test_non_canonical_base64_signature_is_refused() -> None:
+    """A flipped unused padding bit must not give the same signature a second spelling."""
+    import base64
+
+    from waypost.registry.errors import ErrorCode, ParseError
+    from waypost.tlog.note import open_note, parse_vkey
+
+    vkey = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"
+    sig = "Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM="
+    # the last character before "=" carries 2 unused bits: set one of them
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    tweaked = sig[:-2] + alphabet[alphabet.index(sig[-2]) | 1] + "="
+    assert tweaked != sig and base64.b64decode(tweaked) == base64.b64decode(sig)
+    note = "This is an example message.\n\n\u2014 example.com/foo " + tweaked + "\n"
+    with pytest.raises(ParseError) as err:
+        open_note(note, [parse_vkey(vkey)])
+    assert err.value.code is ErrorCode.NOTE_BAD
