@@ -25,21 +25,41 @@ from types import FrameType
 import nacl.signing
 
 from waypost.registry import bech32
+from waypost.registry.address import encode_key_domain
+from waypost.registry.chain import ChainEntry, EntryKind, commit_key, encode_canonical, entry_hash, make_entry
 from waypost.registry.errors import ErrorCode, UpstreamError, WaypostError
+from waypost.registry.keys import sign_message
 from waypost.registry.profile import encode_b64, key_commitment, parse_profile, redirect_message, signing_message
 from waypost.registry.profile import RedirectReason
 
-__all__ = ["add_arguments", "run", "SAMPLE_ADDRESSES", "DemoWorld", "start_world", "signed_value", "npub_of"]
+__all__ = [
+    "add_arguments",
+    "run",
+    "SAMPLE_ADDRESSES",
+    "CHAIN_ADDRESS",
+    "DemoWorld",
+    "start_world",
+    "signed_value",
+    "npub_of",
+    "demo_chain",
+    "submit_chain",
+]
 
 log = logging.getLogger("waypost.demo")
 
 DEFAULT_PORT = 8335
-SAMPLE_ADDRESSES = ("alice@id.bit", "bob@id.bit", "carol@id.bit")
 
 
 def _key(n: int) -> nacl.signing.SigningKey:
     # demo keys are fixed so the printed fingerprints are the same on every run
     return nacl.signing.SigningKey(bytes([n]) * 32)
+
+
+# dave's private chain (no Namecoin name): the address is self-certifying, its domain is his genesis key
+CHAIN_KEYS = (11, 12, 13)  # genesis key, the pre-committed key he rotated to, the next committed key
+CHAIN_ADDRESS = f"dave@{encode_key_domain(bytes(_key(CHAIN_KEYS[0]).verify_key))}"
+SAMPLE_ADDRESSES = ("alice@id.bit", "bob@id.bit", "carol@id.bit", CHAIN_ADDRESS)
+CAROL_MESSAGE = b"carol's note, signed with her first key before she rotated\n"
 
 
 def npub_of(pubkey: bytes) -> str:
@@ -130,7 +150,40 @@ def register_samples(node: object) -> dict[str, str]:
         "alice@id.bit": "email, xmpp and nostr endpoints, enforce policy",
         "bob@id.bit": "moved to robert@id.bit (signed redirect, confirmed by the target)",
         "carol@id.bit": "rotated her key to the pre-committed one",
+        CHAIN_ADDRESS: "private chain (no Namecoin name): genesis, endpoints, pre-committed rotation",
     }
+
+
+def demo_chain() -> tuple[ChainEntry, ...]:
+    """dave's private chain: genesis -> an update with endpoints -> a rotation to the pre-committed key."""
+    k1, k2, k3 = (_key(n) for n in CHAIN_KEYS)
+    eps = {"email": "dave@example.net", "xmpp": "dave@example.net", "matrix": "@dave:example.net"}
+    g = make_entry(k1, seq=0, prev=None, kind=EntryKind.GENESIS, next_commitment=commit_key(bytes(k2.verify_key)),
+                   body={"name": "Dave"})
+    u = make_entry(k1, seq=1, prev=entry_hash(g), kind=EntryKind.UPDATE, next_commitment=g.next,
+                   body={"name": "Dave", "endpoints": eps})
+    r = make_entry(k2, seq=2, prev=entry_hash(u), kind=EntryKind.ROTATE, next_commitment=commit_key(bytes(k3.verify_key)),
+                   body={"name": "Dave", "endpoints": eps})
+    return (g, u, r)
+
+
+def submit_chain(url: str, address: str, entries: tuple[ChainEntry, ...]) -> int:
+    """``POST /v1/chains/{address}`` (canonical CBOR array of entries); returns the chain length.
+
+    Raises:
+        UpstreamError: ``CLIENT_HTTP`` when the server refuses it.
+    """
+    import requests
+
+    body = encode_canonical([e.encode() for e in entries])
+    try:
+        resp = requests.post(f"{url}/v1/chains/{address}", data=body, headers={"Content-Type": "application/cbor"},
+                             timeout=30)
+    except requests.RequestException as exc:
+        raise UpstreamError(ErrorCode.CLIENT_HTTP, f"cannot submit {address}'s chain: {type(exc).__name__}") from exc
+    if resp.status_code not in (200, 201):
+        raise UpstreamError(ErrorCode.CLIENT_HTTP, f"{address}'s chain refused: HTTP {resp.status_code} {resp.text[:200]}")
+    return int(resp.json()["length"])
 
 
 def _wait(pred: Callable[[], bool], deadline_s: float, what: str) -> None:
@@ -143,8 +196,11 @@ def _wait(pred: Callable[[], bool], deadline_s: float, what: str) -> None:
 
 
 def start_world(datadir: Path, *, port: int = DEFAULT_PORT, zmq: bool = True,
-                samples: Callable[[object], object] | None = register_samples) -> DemoWorld:
-    """Start simulator, indexer (following) and API on 127.0.0.1; register samples; wait until indexed."""
+                samples: Callable[[object], object] | None = register_samples, chain: bool = True) -> DemoWorld:
+    """Start simulator, indexer (following) and API on 127.0.0.1; register samples; wait until indexed.
+
+    With ``chain``, dave's private chain (``CHAIN_ADDRESS``) is then submitted to the running API.
+    """
     from werkzeug.serving import make_server
 
     from waypost.api.cli import build_app
@@ -194,6 +250,8 @@ def start_world(datadir: Path, *, port: int = DEFAULT_PORT, zmq: bool = True,
         st.start()
         world.threads.append(st)
         world.closers.append(server.shutdown)
+        if chain:
+            submit_chain(world.url, CHAIN_ADDRESS, demo_chain())
     except BaseException:
         world.close()
         raise
@@ -227,28 +285,73 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-zmq", action="store_true", help="the indexer polls instead of listening on ZMQ")
 
 
-def _commands(world: DemoWorld) -> list[str]:
-    key = f"'{world.log_vkey}'"
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignedMessage:
+    """A message carol signed with her first key, and the heights to check it at."""
+
+    path: Path
+    signature_hex: str
+    old_key_height: int  # her first record: the old key is in force here
+    rotated_height: int  # her rotation: from here on the old key is not hers any more
+
+
+def carol_message(world: DemoWorld) -> SignedMessage:
+    """Write carol's message (signed with her pre-rotation key) into the datadir.
+
+    The heights come from the server's name history; ``waypost verify-message`` checks them
+    itself against the verified record, so nothing here is trusted.
+
+    Raises:
+        UpstreamError: ``CLIENT_HTTP`` / ``CLIENT_BAD_ANSWER``.
+    """
+    import requests
+
+    from waypost.client.http import fetch_json
+
+    _, obj = fetch_json(requests.Session(), f"{world.url}/v1/history/id%2Fcarol")
+    try:
+        heights = [int(r["height"]) for r in obj["history"]]  # type: ignore[index]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "carol's history has no heights") from exc
+    if len(heights) < 2:
+        raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "carol's history lacks her rotation")
+    path = world.datadir / "carol-message.txt"
+    path.write_bytes(CAROL_MESSAGE)
+    sig = sign_message(_key(8), CAROL_MESSAGE).hex()
+    return SignedMessage(path=path, signature_hex=sig, old_key_height=heights[0], rotated_height=heights[1])
+
+
+def _commands(world: DemoWorld, msg: SignedMessage) -> list[str]:
     state = world.datadir / "client.json"
+    common = f"--server {world.url} --network regtest --state {state}"
     lines = []
     for a in SAMPLE_ADDRESSES:
         lines.append(f"curl -s {world.url}/v1/resolve/{a} | python3 -m json.tool")
+    lines.append(f"curl -s {world.url}/v1/chains/{CHAIN_ADDRESS}")
     for a in SAMPLE_ADDRESSES:
-        lines.append(f"waypost resolve {a} --server {world.url} --network regtest --log-key {key} --state {state}")
+        lines.append(f"waypost resolve {a} {common}")
+    lines.append(f"waypost verify-message --address carol@id.bit --signature {msg.signature_hex} {msg.path} "
+                 f"--at {msg.old_key_height} {common}    # VALID: her key then")
+    lines.append(f"waypost verify-message --address carol@id.bit --signature {msg.signature_hex} {msg.path} "
+                 f"{common}    # INVALID now: she rotated at height {msg.rotated_height}")
     lines.append(f"curl -s '{world.url}/.well-known/webfinger?resource=acct:alice@id.bit'")
     lines.append(f"curl -s '{world.url}/.well-known/nostr.json?name=alice'")
     lines.append(f"curl -s {world.url}/v1/log/checkpoint")
+    lines.append(f"curl -s {world.url}/v1/log/key")
     return lines
 
 
-def _check(world: DemoWorld) -> int:
+def _check(world: DemoWorld, msg: SignedMessage) -> int:
     from waypost.client.cli import resolution_json
     from waypost.client.lookup import Client
     from waypost.client.state import ClientState
+    from waypost.client.verify_cli import fetch_timeline
+    from waypost.registry.keys import verify_message_at
     from waypost.tlog import note as note_mod
 
-    client = Client([world.url], state=ClientState.load(world.datadir / "client.json"),
-                    log_verifiers=[note_mod.parse_vkey(world.log_vkey)], network="regtest")
+    # no --log-key: the first answer pins the key the server publishes at /v1/log/key (trust on first use)
+    state = ClientState.load(world.datadir / "client.json")
+    client = Client([world.url], state=state, network="regtest")
     failures = 0
     for a in SAMPLE_ADDRESSES:
         try:
@@ -261,6 +364,31 @@ def _check(world: DemoWorld) -> int:
             continue
         print(f"ok   {a} -> {r.resolved_address} verdict={r.verdict} endpoints={dict(r.endpoints)} ({ms:.0f} ms)")
         print("     " + json.dumps(resolution_json(r), sort_keys=True))
+    pinned = [note_mod.encode_vkey(k) for k in state.log_keys(world.url)]
+    if pinned != [world.log_vkey]:
+        failures += 1
+        print(f"FAIL trust on first use: pinned {pinned}, the server's key file says {world.log_vkey}")
+    else:
+        print(f"ok   log key pinned on first use: {pinned[0]}")
+    try:
+        carol = client.resolve("carol@id.bit")
+        if carol.value is None:
+            raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "carol@id.bit is not registered")
+        timeline = fetch_timeline(client, "carol@id.bit", carol.value, carol.height)
+        found = verify_message_at(CAROL_MESSAGE, bytes.fromhex(msg.signature_hex), timeline, msg.old_key_height)
+        print(f"ok   verify-message carol@id.bit --at {msg.old_key_height}: VALID (key from height "
+              f"{found.span.from_height})")
+        tip = carol.namecoin_height if carol.namecoin_height is not None else msg.rotated_height
+        try:
+            verify_message_at(CAROL_MESSAGE, bytes.fromhex(msg.signature_hex), timeline, tip)
+        except WaypostError as exc:
+            print(f"ok   verify-message carol@id.bit at the tip {tip}: INVALID [{exc.code}]")
+        else:
+            failures += 1
+            print(f"FAIL verify-message carol@id.bit at the tip {tip}: the old key still verifies")
+    except WaypostError as exc:
+        failures += 1
+        print(f"FAIL verify-message carol@id.bit: [{exc.code}] {exc.message}")
     return 0 if failures == 0 else 1
 
 
@@ -294,12 +422,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"waypost demo: starting simulator, indexer and API in {datadir} ...", flush=True)
             world = start_world(datadir, port=int(args.port), zmq=not args.no_zmq)
             print(f"waypost demo: ready in {time.monotonic() - t0:.1f} s at {world.url}", flush=True)
+            msg = carol_message(world)
             if args.check:
-                return _check(world)
+                return _check(world, msg)
             print("\nSample identities: alice@id.bit (email, xmpp, nostr; enforce policy), bob@id.bit (moved to")
-            print("robert@id.bit), carol@id.bit (rotated key). Private-chain (*.key) identities are not served yet.\n")
+            print("robert@id.bit), carol@id.bit (rotated key), and a private-chain identity with no Namecoin name:")
+            print(f"{CHAIN_ADDRESS}")
+            print("(genesis, endpoints, rotation to a pre-committed key; the address is its genesis key).\n")
+            print("Trust on first use: the first `waypost resolve` fetches the log key from /v1/log/key and pins it")
+            print("in the state file; afterwards a server signing with another key is refused. To pin explicitly")
+            print(f"instead, add --log-key '{world.log_vkey}'")
+            print(f"(also in {world.db}.logkey.vkey).\n")
             print("Try:\n")
-            for line in _commands(world):
+            for line in _commands(world, msg):
                 print("  " + line)
             print("\nCtrl-C stops everything.", flush=True)
             while True:

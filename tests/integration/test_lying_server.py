@@ -333,8 +333,39 @@ def test_unknown_log_key_is_rejected(world: World, proxy: tuple[Proxy, str], tmp
     other = note_mod.signer_from_seed(world.vkey.name, bytes([6]) * 32).verifier
     c = Client([url], state=ClientState.load(tmp_path / "s.json"), log_verifiers=[other], network="regtest")
     expect(c, "alice@id.bit", ErrorCode.NOTE_UNKNOWN_KEY)
+    # a server that publishes no /v1/log/key leaves a client without --log-key nothing to trust
+    p, _ = proxy
+    p.rewrite = lambda path, qs, st, body: (404, b"{}") if path == "/v1/log/key" else (st, body)
     none = Client([url], state=ClientState.load(tmp_path / "t.json"), network="regtest")
     expect(none, "alice@id.bit", ErrorCode.CLIENT_NO_LOG_KEY)
+
+
+def test_trust_on_first_use_pins_the_published_key(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    p, url = proxy
+    state = tmp_path / "s.json"
+    # no --log-key: the key served at /v1/log/key is tried and, once a checkpoint verifies under it, pinned
+    r = Client([url], state=ClientState.load(state), network="regtest").resolve("alice@id.bit")
+    assert r.present
+    assert ClientState.load(state).log_keys(url) == (world.vkey,)
+    assert p.client.get("/v1/log/key").data.decode().strip() == world.demo.log_vkey
+    # later the server (or someone in the middle) presents another key and signs with it: refused
+    other = note_mod.signer_from_seed(world.vkey.name, bytes([8]) * 32)
+
+    def resign(b: ProofBundle) -> ProofBundle:
+        text, _ = note_mod.split_note(b.checkpoint)
+        return replace(b, checkpoint=note_mod.sign_note(text, other))
+
+    bundle_rw = edit_bundle(resign)
+
+    def rw(path: str, qs: str, status: int, body: bytes) -> tuple[int, bytes]:
+        if path == "/v1/log/key":
+            return 200, note_mod.encode_vkey(other.verifier).encode()
+        return bundle_rw(path, qs, status, body)
+
+    p.rewrite = rw
+    expect(Client([url], state=ClientState.load(state), network="regtest"), "alice@id.bit",
+           ErrorCode.CLIENT_LOG_KEY_CHANGED)
+    assert ClientState.load(state).log_keys(url) == (world.vkey,)  # the pin is unchanged
 
 
 def test_cbor_bundle_encoding_is_compact(world: World) -> None:

@@ -98,6 +98,7 @@ def resolution_json(r: Resolution) -> dict[str, object]:
         "hops": [{"address": h.address, "reason": h.reason, "verdict": h.verdict} for h in r.hops],
         "log": {"origin": r.checkpoint_origin, "size": r.checkpoint_size, "leaf_index": r.leaf_index},
         "height": r.height,
+        "chain_seq": r.chain_seq,
         "servers": list(r.servers),
         "value": None if r.value is None else r.value.decode("utf-8", "replace"),
     }
@@ -124,6 +125,8 @@ def _print_human(r: Resolution) -> None:
         print(f"key:       {'none' if key is None else key_fingerprint(key)}", file=out)
         if r.height is not None:
             print(f"namecoin:  height {r.height}", file=out)
+        if r.chain_seq is not None:
+            print(f"chain:     private chain, {r.chain_seq + 1} entries verified from the address key", file=out)
     leaf = "-" if r.leaf_index is None else str(r.leaf_index)
     print(f"log:       {r.checkpoint_origin} leaf {leaf}, checkpoint size {r.checkpoint_size}", file=out)
     n = len(r.servers)

@@ -6,12 +6,25 @@ Pure: takes verified answers, the client's remembered state and ``now_s``; no I/
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from waypost.registry.errors import ErrorCode, ParseError, ValidationError, VerificationError
-from waypost.registry.keys import moved_from_of, verify_redirect
-from waypost.registry.profile import Profile, key_commitment, parse_profile, validate_no_downgrade
+from waypost.registry.chain import ChainState
+from waypost.registry.errors import ErrorCode, ParseError, ValidationError, VerificationError, WaypostError
+from waypost.registry.keys import MOVED_FROM_MEMBER, identity_from_chain, moved_from_of, verify_redirect
+from waypost.registry.profile import (
+    PROFILE_VERSION,
+    PROTOCOL_PREFERENCE,
+    Endpoint,
+    Policy,
+    PolicyMode,
+    Profile,
+    Protocol,
+    key_commitment,
+    parse_profile,
+    validate_no_downgrade,
+)
 from waypost.tlog import note as note_mod
 
 __all__ = [
@@ -26,8 +39,12 @@ __all__ = [
     "pin_of",
     "verify_hops",
     "profile_of",
+    "chain_profile",
     "key_fingerprint",
 ]
+
+# a verified record is at most a 64 KiB chain entry body or a 520-byte Namecoin value
+_MAX_RECORD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +59,8 @@ class Pin:
     value: bytes
     epoch: int
     leaf_index: int
+    chain_seq: int | None = None  # private chains: the pinned entry (seq, entry hash)
+    chain_head: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +73,7 @@ class Hop:
     leaf_index: int | None
     verdict: str | None
     reason: str | None = None  # redirect reason from the previous hop ("voluntary", "domain", ...)
+    chain_hashes: tuple[bytes, ...] = ()  # private chains: entry hashes from genesis (validated)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +95,7 @@ class Resolution:
     hops: tuple[Hop, ...]
     witnesses: int = 0
     namecoin_height: int | None = None  # the Namecoin tip the checkpoint was built from
+    chain_seq: int | None = None  # private chains: seq of the latest (verified) entry
 
     @property
     def endpoints(self) -> tuple[tuple[str, str], ...]:
@@ -95,9 +116,59 @@ def profile_of(value: bytes | None) -> Profile | None:
     if value is None:
         return None
     try:
-        return parse_profile(value)
+        return parse_profile(value, limit=_MAX_RECORD_BYTES)
     except ParseError:
         return None
+
+
+def chain_profile(state: ChainState, *, address: str) -> Profile:
+    """The profile a validated private chain states (spec §6.5), in the shape of a Namecoin profile.
+
+    The key in force and its next commitment come from the chain (rotations proven from the
+    address key); ``body.endpoints`` (protocol -> text), ``body.policy`` ({require, mode}),
+    ``body.redirect`` (signed, spec §3.3), ``body.moved_from`` and ``body.name`` from the last
+    entry. Endpoints of unknown protocols or with bad values are left out, as the server does.
+
+    Raises:
+        VerificationError: ``REDIRECT_BAD_SIGNATURE``; ParseError: ``REDIRECT_BAD``.
+    """
+    identity = identity_from_chain(state, address=address)
+    body = state.body
+    eps: dict[Protocol, Endpoint] = {}
+    raw_eps = body.get("endpoints")
+    if isinstance(raw_eps, dict):
+        for proto, text in raw_eps.items():
+            if proto in {p.value for p in Protocol} and isinstance(text, str):
+                try:
+                    eps[Protocol(proto)] = Endpoint(protocol=Protocol(proto), value=text)
+                except WaypostError:
+                    continue
+    policy: Policy | None = None
+    raw_policy = body.get("policy")
+    if isinstance(raw_policy, dict):
+        try:
+            req = raw_policy.get("require")
+            mode = raw_policy.get("mode", "enforce")
+            if isinstance(req, list) and isinstance(mode, str):
+                policy = Policy(require=tuple(Protocol(str(x)) for x in req), mode=PolicyMode(mode))
+        except (ValueError, WaypostError):
+            policy = None
+    namecoin: list[tuple[str, str]] = []
+    if identity.moved_from:
+        namecoin.append((MOVED_FROM_MEMBER, json.dumps(list(identity.moved_from), separators=(",", ":"),
+                                                       ensure_ascii=False)))
+    name = body.get("name")
+    if isinstance(name, str):
+        namecoin.append(("name", json.dumps(name, separators=(",", ":"), ensure_ascii=False)))
+    return Profile(
+        namecoin=tuple(sorted(namecoin)),
+        version=PROFILE_VERSION,
+        key=state.key,
+        next_commitment=state.next,
+        endpoints=tuple(eps[p] for p in PROTOCOL_PREFERENCE if p in eps),
+        policy=policy,
+        redirect=identity.redirect,
+    )
 
 
 # --- log checks -----------------------------------------------------------------------------
@@ -194,6 +265,9 @@ def pin_of(hop: Hop) -> Pin | None:
     """The pin to remember for a verified hop (None when there is no record)."""
     if hop.value is None or hop.epoch is None or hop.leaf_index is None:
         return None
+    if hop.chain_hashes:
+        return Pin(address=hop.address, value=hop.value, epoch=hop.epoch, leaf_index=hop.leaf_index,
+                   chain_seq=len(hop.chain_hashes) - 1, chain_head=hop.chain_hashes[-1])
     return Pin(address=hop.address, value=hop.value, epoch=hop.epoch, leaf_index=hop.leaf_index)
 
 
@@ -204,10 +278,13 @@ def verify_pin(pin: Pin | None, hop: Hop, *, accept_change: bool = False) -> Non
     a pinned endpoint's protocol dropped, the record disappearing, or the key replaced by one
     the pinned record did not commit to (pre-rotation). A new registration epoch is a new
     identity and also needs ``accept_change``. An older leaf than the pinned one is a rollback.
+    A private chain must still contain the pinned entry at its position (append-only; its
+    rotations are proven from the address key by the chain itself, so no one-step check).
 
     Raises:
         ValidationError: ``POLICY_DOWNGRADE`` (with ``protocol``/``mode``), ``KEY_UNCOMMITTED``.
-        VerificationError: ``CHECKPOINT_ROLLBACK`` when the answer's leaf is older than the pin's.
+        VerificationError: ``CHECKPOINT_ROLLBACK`` when the answer's leaf is older than the pin's
+            (or its chain shorter); ``BUNDLE_BAD_CHAIN`` when the chain was rewritten.
     """
     if pin is None:
         return
@@ -216,6 +293,18 @@ def verify_pin(pin: Pin | None, hop: Hop, *, accept_change: bool = False) -> Non
             ErrorCode.CHECKPOINT_ROLLBACK, "the answer's leaf is older than the one already seen",
             expected=pin.leaf_index, got=hop.leaf_index,
         )
+    if pin.chain_seq is not None and pin.chain_head is not None:
+        if len(hop.chain_hashes) <= pin.chain_seq:
+            raise VerificationError(
+                ErrorCode.CHECKPOINT_ROLLBACK, "the private chain is shorter than the one already seen",
+                expected=pin.chain_seq + 1, got=len(hop.chain_hashes),
+            )
+        if hop.chain_hashes[pin.chain_seq] != pin.chain_head:
+            # never accepted, even with accept_change: a signed chain is append-only (spec §4.4)
+            raise VerificationError(
+                ErrorCode.BUNDLE_BAD_CHAIN, "the private chain was rewritten since it was pinned",
+                address=pin.address, seq=pin.chain_seq,
+            )
     if accept_change:
         return
     if hop.value is None:
@@ -237,7 +326,7 @@ def verify_pin(pin: Pin | None, hop: Hop, *, accept_change: bool = False) -> Non
                 ErrorCode.POLICY_DOWNGRADE, f"{e.protocol.value} endpoint dropped since it was pinned",
                 protocol=e.protocol.value,
             )
-    if old.key is not None and new.key != old.key:
+    if old.key is not None and new.key != old.key and not hop.chain_hashes:
         committed = new.key is not None and old.next_commitment == key_commitment(new.key)
         if not committed:
             raise ValidationError(

@@ -20,6 +20,7 @@ from waypost.indexer import wire
 from waypost.indexer.params import Network, params_for
 from waypost.registry.address import format_address, parse_address
 from waypost.registry.errors import ErrorCode, ParseError, UpstreamError, VerificationError, WaypostError
+from waypost.registry.profile import encode_profile
 from waypost.resolve.bundle import ProofBundle, VerifiedResolution, bundle_from_json, parse_bundle, verify_bundle
 from waypost.resolve.pipeline import domain_names
 from waypost.tlog import note as note_mod
@@ -46,6 +47,23 @@ def _b64list(obj: object) -> tuple[bytes, ...]:
         return tuple(base64.b64decode(str(h), validate=True) for h in obj["proof"])
     except ValueError as exc:
         raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "consistency proof is not base64") from exc
+
+
+def _hop(address: str, r: VerifiedResolution, reason: str | None) -> core.Hop:
+    """A verified hop; a private chain's record is the profile its validated chain states."""
+    leaf = r.leaf
+    value = r.value
+    hashes: tuple[bytes, ...] = ()
+    if r.chain is not None:
+        try:
+            value = encode_profile(core.chain_profile(r.chain, address=address))
+        except ParseError as exc:
+            raise VerificationError(ErrorCode.BUNDLE_BAD_CHAIN, f"chain body: {exc.message}", cause=str(exc.code)) from exc
+        hashes = tuple(bytes(v.entry_hash) for v in r.chain.verdicts)
+    return core.Hop(
+        address=address, value=value, epoch=None if leaf is None else leaf.epoch, leaf_index=r.leaf_index,
+        verdict=None if leaf is None else leaf.verdict, reason=reason, chain_hashes=hashes,
+    )
 
 
 class Client:
@@ -145,6 +163,7 @@ class Client:
             hops=best.hops,
             witnesses=self.min_witnesses,
             namecoin_height=best.checkpoint.checkpoint.namecoin_height,
+            chain_seq=None if final.chain is None else final.chain.seq,
         )
 
     # --- per server ---------------------------------------------------------------------
@@ -223,13 +242,13 @@ class Client:
         results: list[VerifiedResolution] = []
         for addr, bundle, _ in fetched:
             try:
-                results.append(
-                    verify_bundle(
-                        bundle, address=addr, log_verifiers=keys, network=self.network,
-                        now_s=now_s, min_witnesses=self.min_witnesses, witness_verifiers=self.witnesses,
-                        max_cosignature_age_s=self.max_age_s if self.min_witnesses > 0 else None,
-                    )
-                )
+                try:
+                    results.append(self._verify(bundle, addr, keys, now_s, None))
+                except VerificationError as exc:
+                    if exc.code != ErrorCode.BUNDLE_MISSING_CHAIN:
+                        raise
+                    # a long private chain rides separately: GET /v1/chains, checked the same way
+                    results.append(self._verify(bundle, addr, keys, now_s, self._chain_entries(server, addr)))
             except VerificationError as exc:
                 if exc.code == ErrorCode.NOTE_UNKNOWN_KEY and previous is not None and not self.log_verifiers:
                     raise VerificationError(
@@ -258,19 +277,33 @@ class Client:
         if self.max_age_s is not None and self.min_witnesses == 0:
             core.verify_fresh(self._tip_time(server, checkpoint), now_s, self.max_age_s,
                               what="time of the checkpoint's Namecoin tip block")
-        hops = tuple(
-            core.Hop(
-                address=addr, value=r.value, epoch=None if r.leaf is None else r.leaf.epoch,
-                leaf_index=r.leaf_index, verdict=None if r.leaf is None else r.leaf.verdict, reason=reason,
-            )
-            for (addr, _, reason), r in zip(fetched, results, strict=True)
-        )
+        hops = tuple(_hop(addr, r, reason) for (addr, _, reason), r in zip(fetched, results, strict=True))
         dn = {h.address: domain_names(h.value) for h in hops if h.value is not None and "@" in h.address}
         core.verify_hops(hops, domain_names=dn)
         for k in keys:
             if any(s.key_id == k.key_id and s.name == k.name for s in note_mod.split_note(checkpoint.note)[1]):
                 self.state.trust_log_key(server, k)
         return ServerAnswer(server=server, checkpoint=checkpoint, hops=hops, results=tuple(results))
+
+    def _verify(self, bundle: ProofBundle, address: str, keys: Sequence[note_mod.Verifier], now_s: int,
+                chain_entries: Sequence[bytes] | None) -> VerifiedResolution:
+        return verify_bundle(
+            bundle, address=address, log_verifiers=keys, network=self.network,
+            now_s=now_s, min_witnesses=self.min_witnesses, witness_verifiers=self.witnesses,
+            max_cosignature_age_s=self.max_age_s if self.min_witnesses > 0 else None,
+            chain_entries=chain_entries,
+        )
+
+    def _chain_entries(self, server: str, address: str) -> tuple[bytes, ...]:
+        """A private chain's encoded entries from ``GET /v1/chains/{address}`` (verified by ``verify_bundle``)."""
+        _, obj = fetch_json(self.session, server_url(server, "/v1/chains/" + quote_address(address)))
+        items = obj.get("entries") if isinstance(obj, dict) else None
+        if not isinstance(items, list) or not all(isinstance(e, str) for e in items):
+            raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "chain answer has no entry list", server=server)
+        try:
+            return tuple(base64.urlsafe_b64decode(e + "=" * (-len(e) % 4)) for e in items)
+        except ValueError as exc:
+            raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "chain entries are not base64url", server=server) from exc
 
     def _tip_time(self, server: str, cp: note_mod.SignedCheckpoint) -> int | None:
         """Time of the Namecoin block the checkpoint commits to (header checked against its hash and PoW)."""

@@ -26,7 +26,8 @@ STATE_VERSION = 1
 # {"version": 1,
 #  "servers": {"<url>": {"checkpoint": "<signed note>"}},
 #  "log_keys": {"<url>": ["<vkey name+hex8+base64>", ...]},
-#  "pins": {"<address>": {"value": "<base64>", "epoch": int, "leaf_index": int}}}
+#  "pins": {"<address>": {"value": "<base64>", "epoch": int, "leaf_index": int,
+#                         "chain": [seq, "<entry hash hex>"] (private chains only)}}}
 
 
 def default_state_path() -> Path:
@@ -68,6 +69,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
         pass
     finally:
         os.close(dfd)
+
+
+def _pin_json(p: Pin) -> dict[str, object]:
+    out: dict[str, object] = {"value": base64.b64encode(p.value).decode("ascii"), "epoch": p.epoch,
+                              "leaf_index": p.leaf_index}
+    if p.chain_seq is not None and p.chain_head is not None:
+        out["chain"] = [p.chain_seq, p.chain_head.hex()]
+    return out
 
 
 class ClientState:
@@ -137,7 +146,15 @@ class ClientState:
             if not isinstance(epoch, int) or not isinstance(leaf_index, int) or not isinstance(p["value"], str):
                 raise TypeError(f"bad pin {address!r}")
             value = base64.b64decode(p["value"].encode("ascii"), validate=True)
-            self._pins[str(address)] = Pin(address=str(address), value=value, epoch=epoch, leaf_index=leaf_index)
+            chain = p.get("chain")  # private chains: [seq, entry hash hex]
+            chain_seq: int | None = None
+            chain_head: bytes | None = None
+            if chain is not None:
+                if not isinstance(chain, list) or len(chain) != 2 or not isinstance(chain[0], int):
+                    raise TypeError(f"bad chain pin {address!r}")
+                chain_seq, chain_head = chain[0], bytes.fromhex(str(chain[1]))
+            self._pins[str(address)] = Pin(address=str(address), value=value, epoch=epoch, leaf_index=leaf_index,
+                                           chain_seq=chain_seq, chain_head=chain_head)
 
     def to_json(self) -> dict[str, object]:
         """The file's JSON object."""
@@ -145,10 +162,7 @@ class ClientState:
             "version": STATE_VERSION,
             "servers": {u: dict(s) for u, s in sorted(self._servers.items())},
             "log_keys": {u: list(k) for u, k in sorted(self._log_keys.items())},
-            "pins": {
-                a: {"value": base64.b64encode(p.value).decode("ascii"), "epoch": p.epoch, "leaf_index": p.leaf_index}
-                for a, p in sorted(self._pins.items())
-            },
+            "pins": {a: _pin_json(p) for a, p in sorted(self._pins.items())},
         }
 
     def save(self) -> None:
