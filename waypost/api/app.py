@@ -6,13 +6,15 @@ network and the freshness check through ``current_app.config["WAYPOST"]`` (an ``
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
@@ -22,7 +24,10 @@ from waypost.api.openapi import build_spec
 from waypost.indexer.view import IndexStatus, NameReader
 from waypost.registry.errors import ErrorCode, ParseError, WaypostError
 
-__all__ = ["ApiConfig", "ApiContext", "create_app", "current_context", "REQUIRE_FRESH_HEADER"]
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+__all__ = ["ApiConfig", "ApiContext", "FreshParts", "create_app", "current_context", "REQUIRE_FRESH_HEADER"]
 
 REQUIRE_FRESH_HEADER = "Waypost-Require-Fresh"
 MAX_AGE_LIMIT_S = 10**12  # bound on ?max_age= (documented in the OpenAPI spec)
@@ -83,6 +88,12 @@ class ApiContext:
         cached = g.get("waypost_status")
         if isinstance(cached, IndexStatus):
             return cached
+        status = self.cached_status()
+        g.waypost_status = status
+        return status
+
+    def cached_status(self) -> IndexStatus:
+        """The index status outside a Flask request: this thread's copy, re-read after ``status_cache_s``."""
         local = self._local
         ttl = self.config.status_cache_s
         mono = time.monotonic()
@@ -91,8 +102,36 @@ class ApiContext:
             status = self.reader().fetch_status()
             local.status = status
             local.status_read_at = mono
-        g.waypost_status = status
         return status
+
+    def fresh_parts(self) -> FreshParts:
+        """Freshness of an answer made now, with its JSON and headers pre-rendered.
+
+        Cached per thread for one index status and one wall-clock second (every field of
+        ``Freshness`` is a function of the status and ``int(now)``), so a lookup does not
+        re-assess and re-encode it.
+        """
+        status = self.cached_status()
+        now_s = int(self.now())
+        local = self._local
+        parts: FreshParts | None = getattr(local, "fresh_parts", None)
+        if parts is not None and parts.status is status and parts.now_s == now_s:
+            return parts
+        fresh = assess_freshness(status, now_s, self.network, self.thresholds)
+        headers: list[tuple[str, str]] = []
+        if self.config.cors_allow_origin is not None:
+            headers.append(("Access-Control-Allow-Origin", self.config.cors_allow_origin))
+            headers.append(("Access-Control-Expose-Headers", _EXPOSE_HEADERS))
+        headers += _fresh_headers(fresh)
+        parts = FreshParts(
+            status=status,
+            now_s=now_s,
+            fresh=fresh,
+            json_text=json.dumps(fresh.to_json(), separators=(",", ":"), ensure_ascii=False),
+            headers=tuple(headers),
+        )
+        local.fresh_parts = parts
+        return parts
 
     def freshness(self, *, enforce: bool = True) -> Freshness:
         """How fresh this request's answer is; raises when the client refuses stale data.
@@ -114,6 +153,28 @@ class ApiContext:
         if enforce:
             _enforce_fresh(fresh)
         return fresh
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FreshParts:
+    """A ``Freshness`` with its JSON text and response headers (GET answers), cached per thread."""
+
+    status: IndexStatus
+    now_s: int
+    fresh: Freshness
+    json_text: str
+    headers: tuple[tuple[str, str], ...]
+
+
+_EXPOSE_HEADERS = "Retry-After, Waypost-Tip-Height, Waypost-Tip-Hash, Waypost-Stale"
+
+
+def _fresh_headers(fresh: Freshness) -> list[tuple[str, str]]:
+    out = [("Waypost-Tip-Height", str(fresh.tip_height))]
+    if fresh.tip_hash_hex is not None:
+        out.append(("Waypost-Tip-Hash", fresh.tip_hash_hex))
+    out.append(("Waypost-Stale", "1" if fresh.stale else "0"))
+    return out
 
 
 def current_context() -> ApiContext:
@@ -163,6 +224,33 @@ def _blueprint_openapi(bp: Blueprint) -> tuple[Mapping[str, object], Mapping[str
     paths = getattr(module, "OPENAPI_PATHS", {}) if module is not None else {}
     schemas = getattr(module, "OPENAPI_SCHEMAS", {}) if module is not None else {}
     return paths, schemas
+
+
+def _install_fast_path(app: Flask, ctx: ApiContext) -> None:
+    """Serve plain ``GET /v1/names/{name}`` hits without Flask's request machinery.
+
+    Flask's per-request work (request/app contexts, routing, response objects, hooks) costs
+    several times the lookup itself; the fast path answers the common 200 case with the same
+    bytes and headers and hands everything else to Flask.
+    """
+    from waypost.api.names import fast_show_name
+
+    flask_wsgi = app.wsgi_app
+
+    def fast_wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if (
+            environ.get("REQUEST_METHOD") == "GET"
+            and not environ.get("QUERY_STRING")
+            and "HTTP_WAYPOST_REQUIRE_FRESH" not in environ
+        ):
+            answer = fast_show_name(ctx, environ.get("PATH_INFO", ""))
+            if answer is not None:
+                body, headers = answer
+                start_response("200 OK", headers)
+                return [body]
+        return flask_wsgi(environ, start_response)
+
+    app.wsgi_app = fast_wsgi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -219,21 +307,22 @@ def create_app(
     def openapi_json() -> Response:
         return jsonify(spec)
 
+    if not cfg.access_log:
+        _install_fast_path(app, ctx)
+
     @app.after_request
     def _after(resp: Response) -> Response:
         if cfg.cors_allow_origin is not None and request.method in ("GET", "HEAD", "OPTIONS"):
             resp.headers["Access-Control-Allow-Origin"] = cfg.cors_allow_origin
-            resp.headers["Access-Control-Expose-Headers"] = "Retry-After, Waypost-Tip-Height, Waypost-Tip-Hash, Waypost-Stale"
+            resp.headers["Access-Control-Expose-Headers"] = _EXPOSE_HEADERS
             if request.method == "OPTIONS":
                 resp.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
                 resp.headers["Access-Control-Allow-Headers"] = REQUIRE_FRESH_HEADER
                 resp.headers["Access-Control-Max-Age"] = "86400"
         fresh = g.get("waypost_freshness")
         if isinstance(fresh, Freshness):
-            resp.headers["Waypost-Tip-Height"] = str(fresh.tip_height)
-            if fresh.tip_hash_hex is not None:
-                resp.headers["Waypost-Tip-Hash"] = fresh.tip_hash_hex
-            resp.headers["Waypost-Stale"] = "1" if fresh.stale else "0"
+            for key, value in _fresh_headers(fresh):
+                resp.headers[key] = value
         if cfg.access_log:
             # Opt-in only (ApiConfig.access_log): the path names who was looked up.
             _ACCESS_LOG.info("%s %s %s", request.method, request.full_path.rstrip("?"), resp.status_code)

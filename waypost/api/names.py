@@ -7,14 +7,16 @@ a name ending in ``/history`` (or starting with ``/``) can only be looked up hex
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 from collections.abc import Sequence
 from urllib.parse import parse_qsl, quote
 
 from flask import Blueprint, Response, request
 
-from waypost.api.app import current_context
+from waypost.api.app import ApiContext, current_context
 from waypost.indexer.view import NameRecord
-from waypost.registry.errors import ErrorCode, NotFoundError, ParseError, ValidationError
+from waypost.registry.errors import ErrorCode, NotFoundError, ParseError, ValidationError, WaypostError
 
 __all__ = [
     "blueprint",
@@ -23,6 +25,7 @@ __all__ = [
     "DEFAULT_LIMIT",
     "record_json",
     "parse_name_segment",
+    "fast_show_name",
 ]
 
 # namecoin-core: MAX_NAME_LENGTH = 255 bytes (consensus).
@@ -35,6 +38,9 @@ blueprint = Blueprint("waypost_names", __name__)
 _NAMES_PREFIX = b"/v1/names/"
 _HISTORY_PREFIX = b"/v1/history/"
 _HISTORY_SUFFIX = b"/history"
+_NAMES_PREFIX_TEXT = "/v1/names/"
+# segments the fast path leaves to Flask's router (control bytes: the router's regexes decide)
+_FAST_UNSAFE = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 def _text_or_none(data: bytes) -> str | None:
@@ -171,6 +177,44 @@ def show_name(name: str) -> Response:
     body = record_json(record, fresh.tip_height)
     body["freshness"] = fresh.to_json()
     return _respond(body)
+
+
+def fast_show_name(ctx: ApiContext, path: str) -> tuple[bytes, list[tuple[str, str]]] | None:
+    """The 200 answer of ``GET /v1/names/{name}`` without Flask, or None to let Flask answer.
+
+    Byte-identical to ``show_name`` (body and headers; a test compares them). Only the plain
+    case is served here: the app calls it for GETs without a query string, without
+    ``Waypost-Require-Fresh`` and without the access log; every error, an unknown name, a
+    history path or an odd path returns None, and Flask answers as before.
+
+    Args:
+        ctx: the app's context.
+        path: ``PATH_INFO`` (latin-1 text of the percent-decoded bytes, PEP 3333).
+
+    Returns:
+        ``(body, headers)`` of a 200 answer, or None.
+    """
+    if not path.startswith(_NAMES_PREFIX_TEXT):
+        return None
+    try:
+        segment = path[len(_NAMES_PREFIX_TEXT) :].encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    if not segment or segment[:1] == b"/" or segment.endswith(_HISTORY_SUFFIX) or _FAST_UNSAFE.search(segment):
+        return None
+    try:
+        name_bytes = parse_name_segment(segment, "utf8")
+        parts = ctx.fresh_parts()
+        record = ctx.reader().fetch_name(name_bytes)
+    except (WaypostError, sqlite3.Error):
+        return None  # Flask answers (and reports) it
+    if record is None:
+        return None
+    # == _respond({**record_json(...), "freshness": ...}): the freshness JSON is pre-rendered
+    text = json.dumps(record_json(record, parts.fresh.tip_height), separators=(",", ":"), ensure_ascii=False)
+    body = (text[:-1] + ',"freshness":' + parts.json_text + "}").encode("utf-8")
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *parts.headers]
+    return body, headers
 
 
 def _history(name_bytes: bytes) -> Response:
