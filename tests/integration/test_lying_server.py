@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import nacl.signing
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
@@ -22,8 +23,10 @@ from werkzeug.serving import make_server
 from waypost.api.cli import build_app
 from waypost.client.lookup import Client
 from waypost.client.state import ClientState, load_evidence
-from waypost.demo import DemoWorld, _key, register_samples, signed_value, start_world
+from waypost.demo import CHAIN_ADDRESS, DemoWorld, _key, register_samples, signed_value, start_world, submit_chain
 from waypost.registry import merkle
+from waypost.registry.address import encode_key_domain
+from waypost.registry.chain import ChainEntry, EntryKind, commit_key, entry_hash, make_entry
 from waypost.registry.errors import ErrorCode, WaypostError
 from waypost.resolve.bundle import ProofBundle, bundle_from_json, bundle_to_json, encode_bundle
 from waypost.resolve.store import ResolveReader
@@ -386,3 +389,110 @@ def test_log_key_change_after_first_use_is_rejected(world: World, proxy: tuple[P
     p.rewrite = edit_bundle(resign)
     c = Client([url], state=ClientState.load(state), network="regtest")
     expect(c, "alice@id.bit", ErrorCode.CLIENT_LOG_KEY_CHANGED)
+
+
+# --- private chains (local@<key>.key) ----------------------------------------------------------
+
+
+@dataclass
+class Erin:
+    address: str
+    story: list[ChainEntry]  # genesis -> update -> rotation to the committed key
+    old_answer: bytes  # the honest answer when only genesis and update were logged
+    keys: tuple[nacl.signing.SigningKey, ...]
+
+
+@pytest.fixture(scope="module")
+def erin(world: World) -> Erin:
+    k1, k2, k3 = (nacl.signing.SigningKey(bytes([40 + i]) * 32) for i in range(3))
+    address = f"erin@{encode_key_domain(bytes(k1.verify_key))}"
+    g = make_entry(k1, seq=0, prev=None, kind=EntryKind.GENESIS, next_commitment=commit_key(bytes(k2.verify_key)),
+                   body={"endpoints": {"email": "erin@example.org"}})
+    u = make_entry(k1, seq=1, prev=entry_hash(g), kind=EntryKind.UPDATE, next_commitment=g.next,
+                   body={"endpoints": {"email": "erin@example.org", "xmpp": "erin@example.org"}})
+    r = make_entry(k2, seq=2, prev=entry_hash(u), kind=EntryKind.ROTATE, next_commitment=commit_key(bytes(k3.verify_key)),
+                   body={"endpoints": {"email": "erin@example.org", "xmpp": "erin@example.org"}})
+    assert submit_chain(world.demo.url, address, (g, u)) == 2
+    old = world.app.test_client().get(f"/v1/resolve/{address}").data
+    assert submit_chain(world.demo.url, address, (g, u, r)) == 3
+    return Erin(address=address, story=[g, u, r], old_answer=old, keys=(k1, k2, k3))
+
+
+def test_private_chain_identity_verifies_through_the_client(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    p, url = proxy
+    r = client(world, [url], tmp_path / "s.json").resolve(CHAIN_ADDRESS)
+    assert r.present and r.chain_seq == 2 and dict(r.endpoints)["matrix"] == "@dave:example.net"
+    assert r.profile is not None and r.profile.key == bytes(_key(12).verify_key)  # rotated, proven from genesis
+    # a server that leaves the entries out of the bundle: the client fetches GET /v1/chains and checks them
+    p.rewrite = edit_bundle(lambda b: replace(b, chain=()))
+    r = client(world, [url], tmp_path / "t.json").resolve(CHAIN_ADDRESS)
+    assert r.chain_seq == 2 and r.profile is not None and r.profile.key == bytes(_key(12).verify_key)
+    pin = ClientState.load(tmp_path / "t.json").pin(CHAIN_ADDRESS)
+    assert pin is not None and pin.chain_seq == 2
+
+
+def test_older_chain_prefix_is_rejected(world: World, erin: Erin, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    p, url = proxy
+    state = tmp_path / "s.json"
+    assert client(world, [url], state).resolve(erin.address).chain_seq == 2
+    # the whole older answer (its checkpoint, leaf, map proof and two-entry chain): a rollback
+    p.rewrite = lambda path, qs, st, body: (200, erin.old_answer) if path.startswith("/v1/resolve/") else (st, body)
+    err = expect(client(world, [url], state), erin.address, ErrorCode.CHECKPOINT_ROLLBACK)
+    assert_evidence(world, err)
+    # the older leaf, inclusion, stale map proof and chain prefix under the current checkpoint: not the latest
+    old = bundle_from_json(json.loads(erin.old_answer)["bundle"])
+    assert old.leaf_index is not None and len(old.chain) == 2
+    r = _reader(world)
+    size = note_mod.open_checkpoint(json.loads(p.client.get(f"/v1/resolve/{erin.address}").data)["bundle"]["checkpoint"],
+                                    [world.vkey]).checkpoint.size
+    inclusion = r.log.inclusion_proof(old.leaf_index, size)
+    p.rewrite = edit_bundle(lambda b: replace(b, leaf=old.leaf, leaf_index=old.leaf_index, inclusion=inclusion,
+                                              map_proof=old.map_proof, chain=old.chain))
+    expect(client(world, [url], tmp_path / "fresh.json"), erin.address, ErrorCode.MAP_BAD_PROOF)
+
+
+def test_dropped_latest_entry_is_rejected(world: World, erin: Erin, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    p, url = proxy
+    p.rewrite = edit_bundle(lambda b: replace(b, chain=b.chain[:-1]))  # the leaf still names the rotation
+    err = expect(client(world, [url], tmp_path / "s.json"), erin.address, ErrorCode.BUNDLE_BAD_CHAIN)
+    assert "end at the leaf" in err.message
+
+
+def test_forked_or_rewritten_chain_is_rejected(world: World, erin: Erin, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
+    p, url = proxy
+    k1, k2, _ = erin.keys
+    g, u, _ = erin.story
+    # a validly signed alternative rotation (other next key, other endpoints) that the log never saw
+    fork = make_entry(k2, seq=2, prev=entry_hash(u), kind=EntryKind.ROTATE,
+                      next_commitment=commit_key(bytes(nacl.signing.SigningKey(bytes([49]) * 32).verify_key)),
+                      body={"endpoints": {"email": "mallory@evil.example"}})
+    forked = (g.encode(), u.encode(), fork.encode())
+    p.rewrite = edit_bundle(lambda b: replace(b, chain=forked))
+    expect(client(world, [url], tmp_path / "s.json"), erin.address, ErrorCode.BUNDLE_BAD_CHAIN)
+    # the same fork served from GET /v1/chains for a bundle that leaves the entries out
+    bundle_rw = edit_bundle(lambda b: replace(b, chain=()))
+
+    def rw(path: str, qs: str, status: int, body: bytes) -> tuple[int, bytes]:
+        if path.startswith("/v1/chains/"):
+            return 200, json.dumps({"address": erin.address, "flagged": False, "evidence": [],
+                                    "entries": [base64.urlsafe_b64encode(e).decode().rstrip("=") for e in forked]}).encode()
+        return bundle_rw(path, qs, status, body)
+
+    p.rewrite = rw
+    expect(client(world, [url], tmp_path / "t.json"), erin.address, ErrorCode.BUNDLE_BAD_CHAIN)
+
+
+def test_entry_signed_by_a_non_committed_key_is_rejected(world: World, erin: Erin, proxy: tuple[Proxy, str],
+                                                         tmp_path: Path) -> None:
+    p, url = proxy
+    _, u, r = erin.story
+    thief = nacl.signing.SigningKey(bytes([50]) * 32)  # not the key erin's chain committed to
+    rot = make_entry(thief, seq=2, prev=entry_hash(u), kind=EntryKind.ROTATE, next_commitment=r.next, body=r.body)
+    p.rewrite = edit_bundle(lambda b: replace(b, chain=(*b.chain[:2], rot.encode())))
+    err = expect(client(world, [url], tmp_path / "s.json"), erin.address, ErrorCode.BUNDLE_BAD_CHAIN)
+    assert err.fields.get("cause") == ErrorCode.KEY_UNCOMMITTED
+    # an update signed by the genesis key after the rotation: not the key in force
+    late = make_entry(erin.keys[0], seq=2, prev=entry_hash(u), kind=EntryKind.UPDATE, next_commitment=u.next,
+                      body={"endpoints": {"email": "mallory@evil.example"}})
+    p.rewrite = edit_bundle(lambda b: replace(b, chain=(*b.chain[:2], late.encode())))
+    expect(client(world, [url], tmp_path / "t.json"), erin.address, ErrorCode.BUNDLE_BAD_CHAIN)
