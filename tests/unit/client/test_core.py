@@ -10,7 +10,11 @@ import pytest
 from waypost.client import core
 from waypost.demo import signed_value
 from waypost.registry import merkle
+from waypost.registry.address import encode_key_domain
+from waypost.registry.chain import ChainEntry, CborValue, EntryKind, commit_key, entry_hash, make_entry, validate_chain
 from waypost.registry.errors import ErrorCode, WaypostError
+from waypost.registry.model import PublicKey
+from waypost.registry.profile import encode_profile
 from waypost.tlog import note as note_mod
 
 SIGNER = note_mod.signer_from_seed("log.example", bytes([1]) * 32)
@@ -201,3 +205,58 @@ def test_redirect_chain_must_be_signed_and_confirmed_and_complete() -> None:
 def test_key_fingerprint_is_grouped_hex() -> None:
     fp = core.key_fingerprint(bytes(32))
     assert len(fp) == 19 and fp.count(" ") == 3
+
+
+# --- private chains -------------------------------------------------------------------------
+
+
+def _chain(rotate_body: dict[str, CborValue] | None = None) -> list[ChainEntry]:
+    g = make_entry(K1, seq=0, prev=None, kind=EntryKind.GENESIS, next_commitment=commit_key(bytes(K2.verify_key)),
+                   body={"name": "Pat"})
+    u = make_entry(K1, seq=1, prev=entry_hash(g), kind=EntryKind.UPDATE, next_commitment=g.next,
+                   body={"name": "Pat", "endpoints": {"email": "pat@example.org", "xmpp": "pat@example.org",
+                                                      "carrier-pigeon": "coop 4", "matrix": "not a matrix id"},
+                         "policy": {"require": ["xmpp"], "mode": "enforce"}})
+    r = make_entry(K2, seq=2, prev=entry_hash(u), kind=EntryKind.ROTATE, next_commitment=commit_key(bytes(K3.verify_key)),
+                   body=rotate_body if rotate_body is not None else u.body)
+    return [g, u, r]
+
+
+def _chain_hop(entries: list[ChainEntry], *, leaf_index: int = 9) -> core.Hop:
+    state = validate_chain(entries, address_key=PublicKey(bytes(K1.verify_key)))
+    addr = f"pat@{encode_key_domain(bytes(K1.verify_key))}"
+    value = encode_profile(core.chain_profile(state, address=addr))
+    return core.Hop(address=addr, value=value, epoch=0, leaf_index=leaf_index, verdict="accepted",
+                    chain_hashes=tuple(bytes(v.entry_hash) for v in state.verdicts))
+
+
+def test_chain_profile_states_the_key_in_force_endpoints_and_policy() -> None:
+    entries = _chain()
+    state = validate_chain(entries, address_key=PublicKey(bytes(K1.verify_key)))
+    p = core.chain_profile(state, address=f"pat@{encode_key_domain(bytes(K1.verify_key))}")
+    assert p.key == bytes(K2.verify_key) and p.next_commitment == commit_key(bytes(K3.verify_key))
+    # unknown protocols and malformed values are left out, as the server does
+    assert [(e.protocol.value, e.value) for e in p.endpoints] == [("xmpp", "pat@example.org"), ("email", "pat@example.org")]
+    assert p.policy is not None and [x.value for x in p.policy.require] == ["xmpp"]
+    assert dict(p.namecoin) == {"name": '"Pat"'}
+    # the synthesized record parses back to the same profile (pins store it)
+    assert core.profile_of(encode_profile(p)) == p
+
+
+def test_chain_pin_survives_extension_and_rotation_but_not_a_rewrite() -> None:
+    entries = _chain()
+    first = _chain_hop(entries[:2], leaf_index=5)
+    p = core.pin_of(first)
+    assert p is not None and p.chain_seq == 1 and p.chain_head == first.chain_hashes[1]
+    later = _chain_hop(entries, leaf_index=9)  # rotated to the committed key: proven by the chain, not a downgrade
+    core.verify_pin(p, later)
+    # the pinned entry rewritten (same keys, other content): refused even with accept_change
+    other_u = make_entry(K1, seq=1, prev=entry_hash(entries[0]), kind=EntryKind.UPDATE, next_commitment=entries[0].next,
+                         body={**entries[1].body, "name": "Eve"})
+    rewritten = [entries[0], other_u]
+    assert code_of(core.verify_pin, p, _chain_hop(rewritten, leaf_index=9), accept_change=True) == ErrorCode.BUNDLE_BAD_CHAIN
+    # a shorter chain than the pinned one (under a newer leaf): a rollback
+    assert code_of(core.verify_pin, core.pin_of(later), _chain_hop(entries[:2], leaf_index=12)) == ErrorCode.CHECKPOINT_ROLLBACK
+    # dropping the enforced protocol in a later entry is still a downgrade
+    dropped = _chain({"name": "Pat", "endpoints": {"email": "pat@example.org"}})
+    assert code_of(core.verify_pin, p, _chain_hop(dropped, leaf_index=9)) == ErrorCode.POLICY_DOWNGRADE

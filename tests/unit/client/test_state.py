@@ -30,11 +30,14 @@ def test_missing_file_is_empty_and_round_trip(tmp_path: Path) -> None:
     s.trust_log_key("http://a", SIGNER.verifier)
     s.trust_log_key("http://a", SIGNER.verifier)
     s.set_pin(Pin(address="a@id.bit", value=b"{}", epoch=1, leaf_index=4))
+    chain_pin = Pin(address="p@x.key", value=b"{}", epoch=0, leaf_index=7, chain_seq=2, chain_head=bytes(range(32)))
+    s.set_pin(chain_pin)
     s.save()
     t = ClientState.load(path)
     assert t.checkpoint_note("http://a") == note(3)
     assert t.log_keys("http://a") == (SIGNER.verifier,)
     assert t.pin("a@id.bit") == Pin(address="a@id.bit", value=b"{}", epoch=1, leaf_index=4)
+    assert t.pin("p@x.key") == chain_pin
     assert t.to_json() == s.to_json()
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
 
