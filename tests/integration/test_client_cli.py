@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from waypost.cli import main
+from waypost.client.core import key_fingerprint
 from waypost.client.lookup import Client
 from waypost.client.state import ClientState
 from waypost.client.verify_cli import fetch_timeline
-from waypost.demo import DemoWorld, _key, start_world
+from waypost.demo import CHAIN_ADDRESS, DemoWorld, _key, carol_message, start_world
 from waypost.registry.keys import sign_message
 from waypost.tlog import note as note_mod
 
@@ -95,3 +96,39 @@ def test_verify_message_checks_the_key_at_that_time(world: DemoWorld, tmp_path: 
     assert "[key.bad-signature]" in capsys.readouterr().err
     assert main(["verify-message", "--address", "carol@id.bit", "--signature", "zz", str(msg), "--server", world.url,
                  "--log-key", world.log_vkey, "--state", str(tmp_path / "s.json")]) == 2
+
+
+def test_resolve_private_chain_identity(world: DemoWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(resolve(world, tmp_path, CHAIN_ADDRESS)) == 0
+    out = capsys.readouterr().out
+    assert f"address:   {CHAIN_ADDRESS}" in out and "verdict:   accepted" in out
+    assert "@dave:example.net" in out and "dave@example.net" in out
+    assert f"key:       {key_fingerprint(bytes(_key(12).verify_key))}" in out  # the rotated-to key
+    assert "chain:     private chain, 3 entries verified from the address key" in out and "namecoin:" not in out
+    assert main(resolve(world, tmp_path, CHAIN_ADDRESS, "--json")) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["chain_seq"] == 2 and obj["height"] is None and obj["verified"]
+
+
+def test_trust_on_first_use_without_log_key(world: DemoWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["resolve", "alice@id.bit", "--server", world.url, "--network", "regtest", "--state", str(tmp_path / "s.json")]
+    assert main(argv) == 0
+    assert "verified offline" in capsys.readouterr().out
+    pinned = ClientState.load(tmp_path / "s.json").log_keys(world.url)
+    assert [note_mod.encode_vkey(k) for k in pinned] == [world.log_vkey]
+    # a second run verifies with the pinned key (a changed key is refused: test_lying_server)
+    assert main(argv) == 0
+    assert "verified offline" in capsys.readouterr().out
+
+
+def test_verify_message_as_the_demo_prints_it(world: DemoWorld, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    msg = carol_message(world)
+    base = ["verify-message", "--address", "carol@id.bit", "--signature", msg.signature_hex, str(msg.path),
+            "--server", world.url, "--network", "regtest", "--state", str(tmp_path / "s.json")]
+    assert msg.old_key_height < msg.rotated_height
+    assert main([*base, "--at", str(msg.old_key_height)]) == 0
+    assert "VALID" in capsys.readouterr().out
+    assert main([*base, "--at", str(msg.rotated_height)]) == 1
+    assert "[key.not-at-time]" in capsys.readouterr().err
+    assert main(base) == 1  # at the verified tip
+    assert "[key.not-at-time]" in capsys.readouterr().err
