@@ -352,6 +352,8 @@ class Store(NameIndexReader):
                 self.conn.execute("DELETE FROM blocks WHERE height = ?", (height,))
                 deltas.append(delta)
                 tip = self.fetch_tip()
+            block_rows: list[tuple[int, bytes, bytes, int, bytes]] = []
+            undo_rows: list[tuple[int, bytes, bytes]] = []
             for block, height in connected:
                 prev = block.header.prev_hash
                 expected_height = 0 if tip is None else tip[0] + 1
@@ -367,15 +369,15 @@ class Store(NameIndexReader):
                 self._write_delta(delta)
                 block_hash = delta.block_hash
                 root = st.compute_state_root(st.GENESIS_STATE_ROOT if tip is None else tip[2], delta)
-                self.conn.execute(
-                    "INSERT INTO blocks (height, hash, prev, time_s, state_root) VALUES (?,?,?,?,?)",
-                    (height, block_hash, prev, block.header.time_s, root),
-                )
-                self.conn.execute(
-                    "INSERT INTO undo (height, hash, data) VALUES (?,?,?)", (height, block_hash, st.encode_undo(undo))
-                )
+                block_rows.append((height, block_hash, prev, block.header.time_s, root))
+                undo_rows.append((height, block_hash, st.encode_undo(undo)))
                 deltas.append(delta)
                 tip = (height, block_hash, root)
+            # chain rows are only read back after the loop: write them in one go
+            self.conn.executemany(
+                "INSERT INTO blocks (height, hash, prev, time_s, state_root) VALUES (?,?,?,?,?)", block_rows
+            )
+            self.conn.executemany("INSERT INTO undo (height, hash, data) VALUES (?,?,?)", undo_rows)
             result = BatchResult(
                 deltas=tuple(deltas),
                 tip_height=-1 if tip is None else tip[0],
