@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Union
 
-import cbor2
 import nacl.exceptions
 import nacl.signing
 
@@ -97,15 +96,6 @@ def _head(major: int, arg: int) -> bytes:
     return bytes([major << 5 | 27]) + arg.to_bytes(8, "big")
 
 
-def _key_bytes(key: object) -> bytes:
-    """The encoded form of a map key (str or int), used only to sort keys."""
-    if isinstance(key, str):
-        raw = key.encode("utf-8")
-        return _head(3, len(raw)) + raw
-    assert isinstance(key, int)  # internal: checked by the caller
-    return _head(0, key) if key >= 0 else _head(1, -1 - key)
-
-
 def _check_int(obj: int) -> int:
     if not CBOR_MIN_INT <= obj <= CBOR_MAX_INT:
         # would need a bignum tag (RFC 8949 §3.4.3), which we do not allow
@@ -113,44 +103,121 @@ def _check_int(obj: int) -> int:
     return obj
 
 
-def _sorted_for_cbor(obj: object, depth: int) -> object:
-    """Check ``obj`` against the closed type set and return it with maps in RFC 8949 order.
+def _unsupported(obj: object) -> ValidationError:
+    return ValidationError(ErrorCode.CBOR_UNSUPPORTED, "type not allowed in canonical CBOR", got=type(obj).__name__)
 
-    RFC 8949 §4.2.1 sorts map keys by the bytewise lexicographic order of their encoded
-    form. cbor2's ``canonical=True`` uses RFC 7049 §3.9 length-first order, which differs
+
+def _too_deep(depth: int) -> ValidationError:
+    # same limit as decode_canonical: at most CBOR_MAX_DEPTH nested arrays/maps
+    return ValidationError(ErrorCode.CBOR_UNSUPPORTED, "value nested too deeply", depth=depth)
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates have no UTF-8 form (RFC 8949 §3.1: major 3 is UTF-8)
+        raise ValidationError(ErrorCode.CBOR_UNSUPPORTED, "text is not valid Unicode (lone surrogate)") from exc
+
+
+def _map_key(key: object, depth: int) -> bytes:
+    """The encoded form of a map key (text or integer), which is also its sort key."""
+    t = type(key)
+    if t is str:
+        raw = _utf8(key)  # type: ignore[arg-type]
+        n = len(raw)
+        return (bytes((0x60 | n,)) if n < 24 else _head(3, n)) + raw
+    if t is int:
+        k: int = _check_int(key)  # type: ignore[arg-type]
+        return _head(0, k) if k >= 0 else _head(1, -1 - k)
+    if isinstance(key, bool) or not isinstance(key, (str, int)):
+        raise ValidationError(ErrorCode.CBOR_UNSUPPORTED, "map keys must be str or int", got=type(key).__name__)
+    if depth >= CBOR_MAX_DEPTH:
+        raise _too_deep(depth)
+    # a str/int subclass (e.g. StrEnum): its text or value
+    return _map_key(str(key), depth) if isinstance(key, str) else _map_key(int(key), depth)
+
+
+def _encode_into(obj: object, out: bytearray, depth: int) -> None:
+    """Append the canonical encoding of ``obj`` to ``out`` (RFC 8949 §4.2.1).
+
+    Shortest heads, definite lengths, map entries sorted bytewise by their encoded keys.
+    cbor2's ``canonical=True`` would use RFC 7049 §3.9 length-first order, which differs
     across major types (``1000`` encodes as ``19 03e8``, before ``"a"`` = ``61 61``
-    bytewise, after it length-first), so we sort here and encode maps in insertion order.
+    bytewise, after it length-first), hence this encoder for the closed type set.
     """
     t = type(obj)
-    if t is str or t is bytes or t is bool or obj is None:  # fast path for exact leaf types
-        return obj
+    if t is str:
+        raw = _utf8(obj)  # type: ignore[arg-type]
+        n = len(raw)
+        if n < 24:
+            out.append(0x60 | n)
+        else:
+            out += _head(3, n)
+        out += raw
+        return
+    if t is bytes:
+        n = len(obj)  # type: ignore[arg-type]
+        if n < 24:
+            out.append(0x40 | n)
+        else:
+            out += _head(2, n)
+        out += obj  # type: ignore[arg-type]
+        return
     if t is int:
-        return _check_int(obj)  # type: ignore[arg-type]
+        v: int = obj  # type: ignore[assignment]
+        if 0 <= v < 24:
+            out.append(v)
+        elif v >= 0:
+            out += _head(0, _check_int(v))
+        else:
+            out += _head(1, -1 - _check_int(v))
+        return
+    if obj is None:
+        out.append(0xF6)
+        return
+    if t is bool:
+        out.append(0xF5 if obj else 0xF4)
+        return
     if depth >= CBOR_MAX_DEPTH:
-        # same limit as decode_canonical: at most CBOR_MAX_DEPTH nested arrays/maps
-        raise ValidationError(ErrorCode.CBOR_UNSUPPORTED, "value nested too deeply", depth=depth)
-    if isinstance(obj, bool):
-        return bool(obj)
+        raise _too_deep(depth)
+    if t is dict or (not isinstance(obj, (str, bytes, int, list, tuple)) and isinstance(obj, Mapping)):
+        items: list[tuple[bytes, bytearray]] = []
+        for key, value in obj.items():  # type: ignore[attr-defined]
+            kb = _map_key(key, depth + 1)
+            vb = bytearray()
+            _encode_into(value, vb, depth + 1)
+            items.append((kb, vb))
+        items.sort(key=_first)
+        n = len(items)
+        if n < 24:
+            out.append(0xA0 | n)
+        else:
+            out += _head(5, n)
+        for kb, vb in items:
+            out += kb
+            out += vb
+        return
+    if t is list or t is tuple or isinstance(obj, (list, tuple)):
+        n = len(obj)  # type: ignore[arg-type]
+        if n < 24:
+            out.append(0x80 | n)
+        else:
+            out += _head(4, n)
+        for item in obj:  # type: ignore[attr-defined]
+            _encode_into(item, out, depth + 1)
+        return
     if isinstance(obj, str):
-        return str(obj)  # e.g. a StrEnum member: encode its text
-    if isinstance(obj, bytes):
-        return bytes(obj)
-    if isinstance(obj, int):
-        return _check_int(int(obj))
-    if isinstance(obj, (list, tuple)):
-        return [_sorted_for_cbor(item, depth + 1) for item in obj]
-    if isinstance(obj, Mapping):
-        pairs: list[tuple[bytes, object, object]] = []
-        for key, value in obj.items():
-            if isinstance(key, bool) or not isinstance(key, (str, int)):
-                raise ValidationError(
-                    ErrorCode.CBOR_UNSUPPORTED, "map keys must be str or int", got=type(key).__name__
-                )
-            plain_key = _sorted_for_cbor(key, depth + 1)
-            pairs.append((_key_bytes(plain_key), plain_key, _sorted_for_cbor(value, depth + 1)))
-        pairs.sort(key=lambda p: p[0])
-        return {key: value for _, key, value in pairs}
-    raise ValidationError(ErrorCode.CBOR_UNSUPPORTED, "type not allowed in canonical CBOR", got=type(obj).__name__)
+        _encode_into(str(obj), out, depth)  # e.g. a StrEnum member: encode its text
+    elif isinstance(obj, bytes):
+        _encode_into(bytes(obj), out, depth)
+    elif isinstance(obj, int):  # bool is handled above (it cannot be subclassed)
+        _encode_into(int(obj), out, depth)
+    else:
+        raise _unsupported(obj)
+
+
+def _first(item: tuple[bytes, bytearray]) -> bytes:
+    return item[0]
 
 
 def encode_canonical(obj: CborValue) -> bytes:
@@ -168,77 +235,112 @@ def encode_canonical(obj: CborValue) -> bytes:
 
     Raises:
         ValidationError: ``cbor.unsupported-type`` for floats, other types, bool or other
-            non-str/int map keys, integers that would need a bignum, or nesting deeper
-            than ``CBOR_MAX_DEPTH``.
+            non-str/int map keys, integers that would need a bignum, text with lone
+            surrogates, or nesting deeper than ``CBOR_MAX_DEPTH``.
     """
-    prepared = _sorted_for_cbor(obj, 0)
-    try:
-        # canonical=False keeps our insertion order; cbor2 always uses shortest ints/lengths.
-        return cbor2.dumps(prepared)
-    except (cbor2.CBOREncodeError, TypeError, ValueError) as exc:  # pragma: no cover - guarded above
-        raise ValidationError(ErrorCode.CBOR_UNSUPPORTED, str(exc)) from exc
+    out = bytearray()
+    _encode_into(obj, out, 0)
+    return bytes(out)
 
 
-def _scan(data: bytes) -> None:
-    """Walk the CBOR item headers of ``data``: one item, no tags/floats/indefinite, bounded depth.
+class _Decoder:
+    """One pass over canonical CBOR: decodes the closed type set and notes every deviation.
 
-    Only structure is checked here; values are decoded by cbor2 afterwards and the
-    canonical form (shortest arguments, key order) is checked by re-encoding.
+    Malformed input (truncation, tags, floats and simple values, indefinite lengths, bad
+    UTF-8, duplicate or non-text/int map keys, nesting deeper than ``CBOR_MAX_DEPTH``,
+    trailing bytes) is ``cbor.bad``; a well-formed item that is not in RFC 8949 §4.2.1
+    form (a longer argument than needed, map keys out of bytewise order) is
+    ``cbor.non-canonical``, reported only when nothing is malformed.
     """
-    pos = 0
-    end = len(data)
-    # stack of remaining child counts of open containers
-    pending: list[int] = []
 
-    def need(n: int) -> None:
-        if pos + n > end:
-            raise ParseError(ErrorCode.CBOR_BAD, "truncated CBOR item", offset=pos)
+    __slots__ = ("data", "end", "pos", "non_canonical")
 
-    first = True
-    while first or pending:
-        first = False
-        need(1)
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.end = len(data)
+        self.pos = 0
+        self.non_canonical = False
+
+    def bad(self, msg: str, **fields: object) -> ParseError:
+        return ParseError(ErrorCode.CBOR_BAD, msg, **fields)
+
+    def head(self) -> tuple[int, int, int]:
+        """``(major, info, argument)`` of the item at ``pos``; moves past the head."""
+        data, pos = self.data, self.pos
+        if pos >= self.end:
+            raise self.bad("truncated CBOR item", offset=pos)
         initial = data[pos]
         major, info = initial >> 5, initial & 0x1F
-        start = pos
-        pos += 1
         if info < 24:
-            arg = info
-        elif info <= 27:
+            self.pos = pos + 1
+            return major, info, info
+        if info <= 27:
             width = 1 << (info - 24)
-            need(width)
-            arg = int.from_bytes(data[pos : pos + width], "big")
-            pos += width
-        elif info == 31:
-            raise ParseError(ErrorCode.CBOR_BAD, "indefinite length not allowed", offset=start)
-        else:
-            raise ParseError(ErrorCode.CBOR_BAD, "reserved additional information", offset=start)
-        children = 0
-        if major in (2, 3):
-            need(arg)
-            pos += arg
-        elif major == 4:
-            children = arg
-        elif major == 5:
-            children = 2 * arg
-        elif major == 6:
-            raise ParseError(ErrorCode.CBOR_BAD, "CBOR tags not allowed", offset=start, tag=arg)
-        elif major == 7 and info not in (20, 21, 22):
-            # only false (20), true (21), null (22); floats, undefined and simple values refused
-            raise ParseError(ErrorCode.CBOR_BAD, "floats and simple values not allowed", offset=start)
-        if pending:
-            pending[-1] -= 1
-        if children:
-            if len(pending) >= CBOR_MAX_DEPTH:
-                raise ParseError(ErrorCode.CBOR_BAD, "CBOR nested too deeply", offset=start)
-            if children > end - pos:
-                # every child needs at least one byte: refuse absurd counts before allocating
-                raise ParseError(ErrorCode.CBOR_BAD, "truncated CBOR container", offset=start)
-            pending.append(children)
-        while pending and pending[-1] == 0:
-            pending.pop()
-    if pos != end:
-        raise ParseError(ErrorCode.CBOR_BAD, "trailing bytes after CBOR item", offset=pos)
+            if pos + 1 + width > self.end:
+                raise self.bad("truncated CBOR item", offset=pos + 1)
+            arg = int.from_bytes(data[pos + 1 : pos + 1 + width], "big")
+            self.pos = pos + 1 + width
+            # RFC 8949 §4.2.1: the shortest form of the argument
+            if arg < (24 if width == 1 else 1 << (4 * width)):
+                self.non_canonical = True
+            return major, info, arg
+        if info == 31:
+            raise self.bad("indefinite length not allowed", offset=pos)
+        raise self.bad("reserved additional information", offset=pos)
+
+    def item(self, depth: int) -> object:
+        start = self.pos
+        major, info, arg = self.head()
+        if major == 0:
+            return arg
+        if major == 1:
+            return -1 - arg
+        if major == 2 or major == 3:
+            end = self.pos + arg
+            if end > self.end:
+                raise self.bad("truncated CBOR item", offset=self.pos)
+            raw = self.data[self.pos : end]
+            self.pos = end
+            if major == 2:
+                return raw
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise self.bad("CBOR text is not valid UTF-8", offset=start) from exc
+        if major == 6:
+            raise self.bad("CBOR tags not allowed", offset=start, tag=arg)
+        if major == 7:
+            if info == 20:
+                return False
+            if info == 21:
+                return True
+            if info == 22:
+                return None
+            # floats, undefined and simple values refused
+            raise self.bad("floats and simple values not allowed", offset=start)
+        # arrays and maps
+        if depth >= CBOR_MAX_DEPTH:
+            raise self.bad("CBOR nested too deeply", offset=start)
+        if (arg if major == 4 else 2 * arg) > self.end - self.pos:
+            # every child needs at least one byte: refuse absurd counts before allocating
+            raise self.bad("truncated CBOR container", offset=start)
+        if major == 4:
+            return [self.item(depth + 1) for _ in range(arg)]
+        out: dict[object, object] = {}
+        prev_key = b""
+        for _ in range(arg):
+            key_start = self.pos
+            key = self.item(depth + 1)
+            key_raw = self.data[key_start : self.pos]
+            if type(key) is not str and type(key) is not int:
+                raise self.bad("map keys must be text or integers", offset=key_start)
+            if key in out:
+                raise self.bad("duplicate map key", offset=key_start)
+            if key_raw <= prev_key:
+                self.non_canonical = True  # RFC 8949 §4.2.1: keys sorted bytewise by encoding
+            prev_key = key_raw
+            out[key] = self.item(depth + 1)
+        return out
 
 
 def decode_canonical(data: bytes) -> CborValue:
@@ -257,20 +359,13 @@ def decode_canonical(data: bytes) -> CborValue:
             ``cbor.non-canonical`` for a well-formed item not in canonical form
             (longer-than-needed arguments, unsorted map keys).
     """
-    data = bytes(data)
-    _scan(data)
-    try:
-        value: object = cbor2.loads(data, allow_indefinite=False, allow_duplicate_keys=False)
-    except (cbor2.CBORError, ValueError, TypeError, RecursionError) as exc:
-        raise ParseError(ErrorCode.CBOR_BAD, f"CBOR does not decode: {exc}") from exc
-    try:
-        # re-encoding also refuses map keys other than text and integers
-        again = encode_canonical(value)  # type: ignore[arg-type]  # structure checked by _scan
-    except ValidationError as exc:
-        raise ParseError(ErrorCode.CBOR_BAD, exc.message) from exc
-    if again != data:
+    dec = _Decoder(bytes(data))
+    value = dec.item(0)
+    if dec.pos != dec.end:
+        raise ParseError(ErrorCode.CBOR_BAD, "trailing bytes after CBOR item", offset=dec.pos)
+    if dec.non_canonical:
         raise ParseError(ErrorCode.CBOR_NON_CANONICAL, "CBOR is not in canonical form (RFC 8949 §4.2.1)")
-    return value  # type: ignore[return-value]  # structure checked above
+    return value  # type: ignore[return-value]  # the decoder builds only the closed type set
 
 
 def commit_key(key: bytes) -> Sha256:
@@ -492,10 +587,44 @@ def verify_entry_signature(entry: ChainEntry) -> None:
     Raises:
         VerificationError: ``pchain.bad-signature``.
     """
+    _verify_signed(entry, entry.signed_bytes())
+
+
+def _verify_signed(entry: ChainEntry, signed: bytes) -> None:
     try:
-        nacl.signing.VerifyKey(bytes(entry.key)).verify(entry.signed_bytes(), entry.sig)
+        nacl.signing.VerifyKey(bytes(entry.key)).verify(signed, entry.sig)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:
         raise VerificationError(ErrorCode.CHAIN_BAD_SIGNATURE, "entry signature does not verify", seq=entry.seq) from exc
+
+
+_SIG_PAIR_KEY = b"\x63sig"  # encoded map key "sig"
+
+
+def _signed_and_hash(entry: ChainEntry) -> tuple[bytes, Sha256]:
+    """``(signed_bytes(), entry_hash())`` with the unsigned fields encoded once.
+
+    The full entry is the unsigned map plus ``sig``: both canonical maps are assembled
+    from the same encoded (key, value) pairs (RFC 8949 §4.2.1 order by encoded key).
+    """
+    pairs: list[tuple[bytes, bytearray]] = []
+    for key, value in entry.unsigned_map().items():
+        vb = bytearray()
+        _encode_into(value, vb, 1)
+        pairs.append((_map_key(key, 1), vb))
+    pairs.sort(key=_first)
+    unsigned = bytearray(_head(5, len(pairs)))
+    for kb, vb in pairs:
+        unsigned += kb
+        unsigned += vb
+    sig_value = bytearray()
+    _encode_into(bytes(entry.sig), sig_value, 1)
+    pairs.append((_SIG_PAIR_KEY, sig_value))
+    pairs.sort(key=_first)
+    full = bytearray(_head(5, len(pairs)))
+    for kb, vb in pairs:
+        full += kb
+        full += vb
+    return CHAIN_SIG_DOMAIN + bytes(unsigned), Sha256(hashlib.sha256(full).digest())
 
 
 # --------------------------------------------------------------------------------------
@@ -538,8 +667,8 @@ def _genesis(entry: ChainEntry, address_key: PublicKey) -> ChainState:
     if entry.key != address_key:
         # the .key address is self-certifying: its genesis key is the key in the address
         raise ChainError(ErrorCode.CHAIN_BAD_GENESIS, "genesis key differs from the address key")
-    verify_entry_signature(entry)
-    h = entry_hash(entry)
+    signed, h = _signed_and_hash(entry)
+    _verify_signed(entry, signed)
     return ChainState(
         address_key=address_key,
         key=entry.key,
@@ -607,8 +736,8 @@ def apply_entry(state: ChainState | None, entry: ChainEntry, *, address_key: Pub
             raise ValidationError(
                 ErrorCode.KEY_COMMITMENT_CHANGED, "next commitment may change only by rotation", seq=entry.seq
             )
-    verify_entry_signature(entry)
-    h = entry_hash(entry)
+    signed, h = _signed_and_hash(entry)
+    _verify_signed(entry, signed)
     key = entry.key if rotated else state.key
     return ChainState(
         address_key=state.address_key,
