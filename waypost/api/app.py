@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -27,11 +29,24 @@ from waypost.registry.errors import ErrorCode, ParseError, WaypostError
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
-__all__ = ["ApiConfig", "ApiContext", "FreshParts", "create_app", "current_context", "REQUIRE_FRESH_HEADER"]
+__all__ = [
+    "ApiConfig",
+    "ApiContext",
+    "FreshParts",
+    "create_app",
+    "current_context",
+    "mark_cacheable",
+    "REQUIRE_FRESH_HEADER",
+    "CACHED_PATH_PREFIXES",
+]
 
 REQUIRE_FRESH_HEADER = "Waypost-Require-Fresh"
 MAX_AGE_LIMIT_S = 10**12  # bound on ?max_age= (documented in the OpenAPI spec)
 _ACCESS_LOG = logging.getLogger("waypost.api.access")
+# Routes whose 200 answers may be replayed from the per-thread response cache (see mark_cacheable).
+CACHED_PATH_PREFIXES = ("/v1/resolve/",)
+_CACHEABLE_KEY = "waypost.cacheable"
+_RESPONSE_CACHE_SIZE = 1024  # answers per thread (a resolve answer is 2-4 KB)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,6 +148,28 @@ class ApiContext:
         local.fresh_parts = parts
         return parts
 
+    def response_cache(self) -> _ResponseCache | None:
+        """This thread's cache of whole answers, emptied whenever the database changed.
+
+        ``PRAGMA data_version`` of this thread's connection changes when any other connection
+        commits (the indexer, a chain submission), so a cached answer is always the answer
+        the current database gives. None when the reader has no SQLite connection.
+        """
+        reader = self.reader()
+        conn = getattr(reader, "conn", None)
+        if not isinstance(conn, sqlite3.Connection):
+            return None
+        row = conn.execute("PRAGMA data_version").fetchone()
+        version = int(row[0]) if row is not None else -1
+        local = self._local
+        cache: _ResponseCache | None = getattr(local, "response_cache", None)
+        if cache is None or cache.reader is not reader:
+            cache = _ResponseCache(reader)
+            local.response_cache = cache
+        if cache.version != version:
+            cache.clear(version)
+        return cache
+
     def freshness(self, *, enforce: bool = True) -> Freshness:
         """How fresh this request's answer is; raises when the client refuses stale data.
 
@@ -175,6 +212,41 @@ def _fresh_headers(fresh: Freshness) -> list[tuple[str, str]]:
         out.append(("Waypost-Tip-Hash", fresh.tip_hash_hex))
     out.append(("Waypost-Stale", "1" if fresh.stale else "0"))
     return out
+
+
+class _ResponseCache:
+    """Whole answers (status, headers, body) by (path, query, Accept), for one database version."""
+
+    def __init__(self, reader: object) -> None:
+        self.reader = reader
+        self.version = -1
+        self._data: OrderedDict[tuple[str, str, str | None], tuple[str, tuple[tuple[str, str], ...], bytes]] = OrderedDict()
+
+    def clear(self, version: int) -> None:
+        self._data.clear()
+        self.version = version
+
+    def get(self, key: tuple[str, str, str | None]) -> tuple[str, tuple[tuple[str, str], ...], bytes] | None:
+        hit = self._data.get(key)
+        if hit is not None:
+            self._data.move_to_end(key)
+        return hit
+
+    def put(self, key: tuple[str, str, str | None], value: tuple[str, tuple[tuple[str, str], ...], bytes]) -> None:
+        self._data[key] = value
+        if len(self._data) > _RESPONSE_CACHE_SIZE:
+            self._data.popitem(last=False)
+
+
+def mark_cacheable() -> None:
+    """Let the app replay this request's answer while the database does not change.
+
+    Only for routes under ``CACHED_PATH_PREFIXES`` whose answer (status, headers, body) is a
+    function of the path, the query string, the ``Accept`` header and the database content:
+    no clock, no other header. The app then answers the same GET from a per-thread cache
+    until any connection commits to the database.
+    """
+    request.environ[_CACHEABLE_KEY] = True
 
 
 def current_context() -> ApiContext:
@@ -227,11 +299,13 @@ def _blueprint_openapi(bp: Blueprint) -> tuple[Mapping[str, object], Mapping[str
 
 
 def _install_fast_path(app: Flask, ctx: ApiContext) -> None:
-    """Serve plain ``GET /v1/names/{name}`` hits without Flask's request machinery.
+    """Serve plain ``GET /v1/names/{name}`` hits and cached answers without Flask's request machinery.
 
     Flask's per-request work (request/app contexts, routing, response objects, hooks) costs
     several times the lookup itself; the fast path answers the common 200 case with the same
-    bytes and headers and hands everything else to Flask.
+    bytes and headers and hands everything else to Flask. Answers marked with
+    ``mark_cacheable`` (under ``CACHED_PATH_PREFIXES``) are replayed byte for byte while the
+    database is unchanged.
     """
     from waypost.api.names import fast_show_name
 
@@ -248,7 +322,39 @@ def _install_fast_path(app: Flask, ctx: ApiContext) -> None:
                 body, headers = answer
                 start_response("200 OK", headers)
                 return [body]
+        if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO", "").startswith(CACHED_PATH_PREFIXES):
+            return _cached(environ, start_response)
         return flask_wsgi(environ, start_response)
+
+    def _cached(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            cache = ctx.response_cache()
+        except (WaypostError, sqlite3.Error):
+            cache = None
+        if cache is None:
+            return flask_wsgi(environ, start_response)
+        accept = environ.get("HTTP_ACCEPT")
+        key = (str(environ.get("PATH_INFO", "")), str(environ.get("QUERY_STRING", "")), None if accept is None else str(accept))
+        hit = cache.get(key)
+        if hit is not None:
+            start_response(hit[0], list(hit[1]))
+            return [hit[2]]
+        seen: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> Callable[[bytes], object]:
+            seen.append((status, list(headers)))
+            return start_response(status, headers, exc_info)  # type: ignore[arg-type]
+
+        chunks = flask_wsgi(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if callable(close):
+                close()
+        if environ.get(_CACHEABLE_KEY) is True and seen and seen[0][0].startswith("200 "):
+            cache.put(key, (seen[0][0], tuple(seen[0][1]), body))
+        return [body]
 
     app.wsgi_app = fast_wsgi  # type: ignore[method-assign]
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from flask import Blueprint, Response, jsonify, request
 
 from waypost.indexer.params import name_expiration_depth
+from waypost.api.app import mark_cacheable
 from waypost.api.errors import problem_body, problem_response
 from waypost.indexer.store import NameIndexReader, open_reader
 from waypost.registry.address import Address, AddressKind, format_address, parse_address
@@ -317,6 +318,8 @@ def create_blueprint(
         since = _int_arg("since", None)
         chain = _resolve_chain(reader, canonical, since)
         final_addr, final, _ = chain[-1]
+        # the answer is a function of path, query, Accept and the database: the app may replay it
+        mark_cacheable()
         if request.accept_mimetypes.best_match(["application/json", _CBOR]) == _CBOR and _CBOR in request.headers.get("Accept", ""):
             body = encode_canonical({"address": canonical, "resolved": final_addr,
                                      "hops": [[a, r or "", encode_bundle(v.bundle)] for a, v, r in chain]})
