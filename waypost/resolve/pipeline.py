@@ -6,6 +6,7 @@ added, and the address's earlier leaves; nothing here reads a database or a cloc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -86,6 +87,9 @@ def record_hash(value: bytes) -> Sha256:
     return Sha256(hashlib.sha256(value).digest())
 
 
+# Pure and called for every operation of every touched address on each batch (twice: plan
+# and snapshot): memoised by (value, address), both immutable like the RecordFacts returned.
+@functools.lru_cache(maxsize=8192)
 def _facts(value: bytes, address: str) -> RecordFacts | None:
     try:
         return facts_from_profile(parse_profile(value), address=address)

@@ -7,6 +7,7 @@ except ``ensure_schema`` when no transaction is open.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -308,6 +309,11 @@ def _latest_indices(conn: sqlite3.Connection, keys: Sequence[bytes]) -> dict[byt
     return out
 
 
+# Leaves are immutable values: the batch hook re-reads an address's earlier leaves on every
+# batch that touches it, so decoding (canonical CBOR) is memoised by the leaf bytes.
+_parse_leaf = functools.lru_cache(maxsize=16384)(LogLeaf.parse)
+
+
 def address_history(conn: sqlite3.Connection, address_key: bytes) -> list[tuple[int, LogLeaf]]:
     """Every leaf of an address, oldest first (used to append a ``reorg-restored`` leaf)."""
     out: list[tuple[int, LogLeaf]] = []
@@ -317,7 +323,7 @@ def address_history(conn: sqlite3.Connection, address_key: bytes) -> list[tuple[
             row = conn.execute("SELECT leaf, prev_idx FROM log_leaves WHERE idx = ?", (idx,)).fetchone()
             if row is None:
                 raise StoreError(ErrorCode.STORE_CORRUPT, f"address history points at missing leaf {idx}", index=idx)
-            out.append((idx, LogLeaf.parse(bytes(row[0]))))
+            out.append((idx, _parse_leaf(bytes(row[0]))))
             idx = None if row[1] is None else int(row[1])
     except sqlite3.Error as exc:
         raise _sql_error(exc) from exc
