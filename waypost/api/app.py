@@ -62,6 +62,8 @@ class ApiConfig:
         db_path: the index database, for blueprints that open their own tables.
         status_cache_s: how long a thread reuses the index status (tip, node view) between
             requests; 0 reads it on every request. Answers may lag the index by this much.
+        response_cache: replay answers marked with ``mark_cacheable`` (``/v1/resolve``) from a
+            per-thread cache while the database is unchanged (never stale: any commit empties it).
     """
 
     access_log: bool = False
@@ -70,6 +72,7 @@ class ApiConfig:
     cors_allow_origin: str | None = "*"
     db_path: str | None = None
     status_cache_s: float = 0.5
+    response_cache: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -322,7 +325,11 @@ def _install_fast_path(app: Flask, ctx: ApiContext) -> None:
                 body, headers = answer
                 start_response("200 OK", headers)
                 return [body]
-        if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO", "").startswith(CACHED_PATH_PREFIXES):
+        if (
+            ctx.config.response_cache
+            and environ.get("REQUEST_METHOD") == "GET"
+            and environ.get("PATH_INFO", "").startswith(CACHED_PATH_PREFIXES)
+        ):
             return _cached(environ, start_response)
         return flask_wsgi(environ, start_response)
 

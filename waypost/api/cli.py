@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -57,7 +58,6 @@ def _extra_blueprints(db_path: str) -> list[Blueprint]:
     ``WAYPOST_ADMIN_TOKEN`` (admin endpoint; unset: admin endpoint off) and
     ``WAYPOST_WEBHOOK_ALLOW`` (comma-separated CIDRs or host:port exempt from the SSRF guard).
     """
-    import os
 
     from waypost.notify.http import create_blueprint as notify_blueprint
     from waypost.notify.ssrf import parse_allow_list
@@ -109,7 +109,9 @@ def build_app(
         reader_factory=factory,
         network=network,
         extra_blueprints=_extra_blueprints(db_path) if extra_blueprints is None else extra_blueprints,
-        config=ApiConfig(access_log=access_log, db_path=db_path),
+        # WAYPOST_RESPONSE_CACHE=0 turns the /v1/resolve answer cache off (benchmarks of the uncached path)
+        config=ApiConfig(access_log=access_log, db_path=db_path,
+                         response_cache=os.environ.get("WAYPOST_RESPONSE_CACHE", "1") != "0"),
     )
 
 
