@@ -264,42 +264,34 @@ class _Decoder:
     def bad(self, msg: str, **fields: object) -> ParseError:
         return ParseError(ErrorCode.CBOR_BAD, msg, **fields)
 
-    def head(self) -> tuple[int, int, int]:
-        """``(major, info, argument)`` of the item at ``pos``; moves past the head."""
-        data, pos = self.data, self.pos
-        if pos >= self.end:
-            raise self.bad("truncated CBOR item", offset=pos)
-        initial = data[pos]
+    def item(self, depth: int) -> object:
+        data, start = self.data, self.pos
+        if start >= self.end:
+            raise self.bad("truncated CBOR item", offset=start)
+        initial = data[start]
         major, info = initial >> 5, initial & 0x1F
         if info < 24:
-            self.pos = pos + 1
-            return major, info, info
-        if info <= 27:
+            arg = info
+            pos = start + 1
+        elif info <= 27:
             width = 1 << (info - 24)
-            if pos + 1 + width > self.end:
-                raise self.bad("truncated CBOR item", offset=pos + 1)
-            arg = int.from_bytes(data[pos + 1 : pos + 1 + width], "big")
-            self.pos = pos + 1 + width
+            pos = start + 1 + width
+            if pos > self.end:
+                raise self.bad("truncated CBOR item", offset=start + 1)
+            arg = int.from_bytes(data[start + 1 : pos], "big")
             # RFC 8949 §4.2.1: the shortest form of the argument
             if arg < (24 if width == 1 else 1 << (4 * width)):
                 self.non_canonical = True
-            return major, info, arg
-        if info == 31:
-            raise self.bad("indefinite length not allowed", offset=pos)
-        raise self.bad("reserved additional information", offset=pos)
-
-    def item(self, depth: int) -> object:
-        start = self.pos
-        major, info, arg = self.head()
-        if major == 0:
-            return arg
-        if major == 1:
-            return -1 - arg
-        if major == 2 or major == 3:
-            end = self.pos + arg
+        elif info == 31:
+            raise self.bad("indefinite length not allowed", offset=start)
+        else:
+            raise self.bad("reserved additional information", offset=start)
+        self.pos = pos
+        if major == 3 or major == 2:
+            end = pos + arg
             if end > self.end:
-                raise self.bad("truncated CBOR item", offset=self.pos)
-            raw = self.data[self.pos : end]
+                raise self.bad("truncated CBOR item", offset=pos)
+            raw = data[pos:end]
             self.pos = end
             if major == 2:
                 return raw
@@ -307,6 +299,10 @@ class _Decoder:
                 return raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise self.bad("CBOR text is not valid UTF-8", offset=start) from exc
+        if major == 0:
+            return arg
+        if major == 1:
+            return -1 - arg
         if major == 6:
             raise self.bad("CBOR tags not allowed", offset=start, tag=arg)
         if major == 7:
@@ -321,17 +317,18 @@ class _Decoder:
         # arrays and maps
         if depth >= CBOR_MAX_DEPTH:
             raise self.bad("CBOR nested too deeply", offset=start)
-        if (arg if major == 4 else 2 * arg) > self.end - self.pos:
+        if (arg if major == 4 else 2 * arg) > self.end - pos:
             # every child needs at least one byte: refuse absurd counts before allocating
             raise self.bad("truncated CBOR container", offset=start)
+        depth += 1
         if major == 4:
-            return [self.item(depth + 1) for _ in range(arg)]
+            return [self.item(depth) for _ in range(arg)]
         out: dict[object, object] = {}
         prev_key = b""
         for _ in range(arg):
             key_start = self.pos
-            key = self.item(depth + 1)
-            key_raw = self.data[key_start : self.pos]
+            key = self.item(depth)
+            key_raw = data[key_start : self.pos]
             if type(key) is not str and type(key) is not int:
                 raise self.bad("map keys must be text or integers", offset=key_start)
             if key in out:
@@ -339,7 +336,7 @@ class _Decoder:
             if key_raw <= prev_key:
                 self.non_canonical = True  # RFC 8949 §4.2.1: keys sorted bytewise by encoding
             prev_key = key_raw
-            out[key] = self.item(depth + 1)
+            out[key] = self.item(depth)
         return out
 
 
