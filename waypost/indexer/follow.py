@@ -5,18 +5,24 @@ Owns retries, progress and logging; consensus lives in ``state``, writes in ``st
 
 from __future__ import annotations
 
+import itertools
 import logging
+import multiprocessing
+import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
 from waypost.indexer.rpc import ChainInfo, RpcClient, fetch_blocks_pipelined
+from waypost.indexer import state as st
 from waypost.indexer.store import BatchHook, Store
-from waypost.indexer.wire import Block, hash_to_hex, parse_block
-from waypost.registry.errors import ChainError, ErrorCode, UpstreamError
+from waypost.indexer.wire import hash_to_hex, parse_block
+from waypost.registry.errors import ChainError, ErrorCode, UpstreamError, WaypostError
 from waypost.registry.model import BlockHash
 
 __all__ = [
@@ -49,6 +55,11 @@ class FollowOptions:
     batch_bytes: int = 32 * 1024 * 1024
     fetch_batch: int = 32
     in_flight: int = 3
+    # Catch-ups of at least ``parse_workers_min_blocks`` blocks parse and summarise blocks in
+    # ``parse_workers`` child processes (0: in this process), ``parse_chunk`` blocks per task.
+    parse_workers: int = 0
+    parse_workers_min_blocks: int = 2000
+    parse_chunk: int = 64
     max_reorg_retries: int = 20
     poll_interval_s: float = 2.0
     max_backoff_s: float = 30.0
@@ -157,21 +168,89 @@ def find_fork_height(store: Store, client: RpcClient, node_height: int, *, step:
     return -1
 
 
+def _summarize(raw: bytes, network: str) -> st.BlockSummary:
+    return st.summarize_block(parse_block(raw), network, size=len(raw))
+
+
+def _summarize_chunk(raws: list[bytes], network: str) -> list[st.BlockSummary] | None:
+    """Worker task: parse and summarise blocks (None on any error: the parent re-parses)."""
+    try:
+        return [_summarize(raw, network) for raw in raws]
+    except WaypostError:
+        return None
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Worker initializer: exit when the indexer dies (a SIGKILL leaves no one to stop us)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _summaries(
+    raws: Iterable[bytes], network: str, pool: ProcessPoolExecutor | None, chunk: int, depth: int
+) -> Generator[st.BlockSummary, None, None]:
+    """Summaries of ``raws`` in order; parsed in ``pool`` when given, ``depth`` chunks ahead.
+
+    A chunk that fails in a worker (bad block, worker died) is parsed again here, so the
+    error raised, and the blocks yielded before it, are those of the in-process path.
+    """
+    if pool is None:
+        for raw in raws:
+            yield _summarize(raw, network)
+        return
+    it = iter(raws)
+    pending: deque[tuple[list[bytes], Future[list[st.BlockSummary] | None]]] = deque()
+
+    def submit() -> None:
+        part = list(itertools.islice(it, chunk))
+        if part:
+            pending.append((part, pool.submit(_summarize_chunk, part, network)))
+
+    for _ in range(depth):
+        submit()
+    while pending:
+        part, future = pending.popleft()
+        try:
+            out = future.result()
+        except Exception:  # noqa: BLE001 - a broken worker: fall back to this process
+            out = None
+        submit()
+        if out is None:
+            for raw in part:
+                yield _summarize(raw, network)
+        else:
+            yield from out
+
+
 def _batches(
-    raws: Iterator[bytes], start_height: int, options: FollowOptions
-) -> Iterator[list[tuple[Block, int]]]:
-    batch: list[tuple[Block, int]] = []
+    summaries: Iterator[st.BlockSummary], start_height: int, options: FollowOptions
+) -> Iterator[list[tuple[st.BlockSummary, int]]]:
+    batch: list[tuple[st.BlockSummary, int]] = []
     size = 0
     height = start_height
-    for raw in raws:
-        batch.append((parse_block(raw), height))
-        size += len(raw)
+    for summary in summaries:
+        batch.append((summary, height))
+        size += summary.size
         height += 1
         if len(batch) >= options.batch_blocks or size >= options.batch_bytes:
             yield batch
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def _parse_pool(options: FollowOptions, n_blocks: int) -> ProcessPoolExecutor | None:
+    if options.parse_workers < 1 or n_blocks < options.parse_workers_min_blocks:
+        return None
+    ctx = multiprocessing.get_context("spawn")  # never fork a process that runs prefetch threads
+    return ProcessPoolExecutor(
+        max_workers=options.parse_workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
+    )
 
 
 def sync_once(
@@ -251,12 +330,14 @@ def sync_once(
             raws = fetch_blocks_pipelined(
                 client_factory, heights, batch_size=opts.fetch_batch, in_flight=opts.in_flight
             )
+            pool = _parse_pool(opts, len(heights))
+            summaries = _summaries(raws, network, pool, opts.parse_chunk, 2 * opts.parse_workers + 1)
             try:
                 if not heights and to_disconnect:
                     store.apply_batch([], to_disconnect, hooks)
                     disconnected += len(to_disconnect)
                     to_disconnect = []
-                for batch in _batches(raws, fork + 1, opts):
+                for batch in _batches(summaries, fork + 1, opts):
                     result = store.apply_batch(batch, to_disconnect, hooks)
                     disconnected += len(to_disconnect)
                     to_disconnect = []
@@ -279,6 +360,9 @@ def sync_once(
                 _log.warning("chain changed during catch-up, retrying: %s", exc.message)
                 continue
             finally:
+                summaries.close()
+                if pool is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
                 close = getattr(raws, "close", None)
                 if callable(close):
                     close()  # stops the prefetch threads

@@ -14,7 +14,7 @@ from typing import Protocol
 from waypost.indexer.names import find_name_output, name_commitment, script_address
 from waypost.indexer.params import Network, name_expiration_depth
 from waypost.indexer.view import NameRecord
-from waypost.indexer.wire import Block
+from waypost.indexer.wire import Block, encode_auxpow, encode_header, encode_tx, sha256d
 from waypost.registry.errors import ChainError, ErrorCode, ParseError
 from waypost.registry.model import BlockHash, Txid
 
@@ -38,7 +38,11 @@ __all__ = [
     "connect_ops",
     "disconnect_ops",
     "connect_block",
+    "connect_summary",
     "disconnect_block",
+    "NameTx",
+    "BlockSummary",
+    "summarize_block",
     "extract_name_ops",
     "compute_state_root",
     "encode_record",
@@ -371,6 +375,109 @@ def extract_name_ops(block: Block, network: str) -> tuple[TxNameOp, ...]:
             )
         )
     return tuple(out)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NameTx:
+    """A ``name_firstupdate``/``name_update`` transaction with its merkle branch (SPV data)."""
+
+    tx_index: int
+    txid: Txid
+    raw: bytes  # serialised without witness
+    branch: tuple[bytes, ...]  # sibling hashes, leaf level first
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockSummary:
+    """What the indexer and its hooks need of a block: small enough to ship between processes.
+
+    ``header`` is the full header a client verifies (80 bytes, plus the AuxPoW when present).
+    """
+
+    hash: BlockHash
+    prev_hash: BlockHash
+    time_s: int
+    n_tx: int
+    size: int  # serialised block bytes (batch sizing)
+    header: bytes
+    ops: tuple[TxNameOp, ...]
+    name_txs: tuple[NameTx, ...]
+
+
+def _branches(txids: list[bytes], indices: list[int]) -> list[tuple[bytes, ...]]:
+    """Merkle branches of several leaves, building the tree once (bitcoin merkle rules)."""
+    levels = [txids]
+    while len(levels[-1]) > 1:
+        level = levels[-1]
+        if len(level) & 1:
+            level = [*level, level[-1]]
+        levels.append([sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)])
+    out = []
+    for index in indices:
+        br = []
+        for level in levels[:-1]:
+            sib = index ^ 1
+            br.append(level[sib] if sib < len(level) else level[index])
+            index >>= 1
+        out.append(tuple(br))
+    return out
+
+
+def summarize_block(block: Block, network: str, *, size: int = 0) -> BlockSummary:
+    """Reduce a parsed block to a ``BlockSummary`` (its name ops, SPV rows, header).
+
+    Args:
+        block: a parsed block (``wire.parse_block``).
+        network: "mainnet" | "testnet" | "regtest" (for addresses).
+        size: the serialised size, when known.
+
+    Raises:
+        ValidationError: ``name.bad-script`` (see ``extract_name_ops``).
+    """
+    ops = extract_name_ops(block, network)
+    spv_idx = [op.tx_index for op in ops if op.kind != OP_NEW]
+    name_txs: tuple[NameTx, ...] = ()
+    if spv_idx:
+        txs = block.txs
+        brs = _branches([t.txid for t in txs], spv_idx)
+        name_txs = tuple(
+            NameTx(tx_index=i, txid=txs[i].txid, raw=encode_tx(txs[i], include_witness=False), branch=br)
+            for i, br in zip(spv_idx, brs, strict=True)
+        )
+    header = encode_header(block.header)
+    if block.auxpow is not None:
+        header += encode_auxpow(block.auxpow)
+    return BlockSummary(
+        hash=block.hash,
+        prev_hash=block.header.prev_hash,
+        time_s=block.header.time_s,
+        n_tx=len(block.txs),
+        size=size,
+        header=header,
+        ops=ops,
+        name_txs=name_txs,
+    )
+
+
+def connect_summary(view: StateView, summary: BlockSummary, height: int, network: str) -> tuple[NameDelta, Undo]:
+    """``connect_block`` for a block already reduced by ``summarize_block``.
+
+    Raises:
+        ChainError: ``chain.bad-name-op`` (see ``connect_ops``).
+    """
+    net = Network(network)
+
+    def depth(h: int) -> int:
+        return name_expiration_depth(net, h)
+
+    return connect_ops(
+        view,
+        block_hash=summary.hash,
+        height=height,
+        ops=summary.ops,
+        expiration_depth=depth,
+        commitment_of=name_commitment,
+    )
 
 
 def connect_block(view: StateView, block: Block, height: int, network: str) -> tuple[NameDelta, Undo]:

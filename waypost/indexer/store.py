@@ -108,7 +108,7 @@ class BatchResult:
     state_root: bytes
     network: str
     # the connected blocks with their heights, oldest first (SPV data for the resolver)
-    blocks: tuple[tuple[int, Block], ...] = ()
+    blocks: tuple[tuple[int, st.BlockSummary], ...] = ()
 
 
 # A hook runs inside the batch transaction, after the name rows are written, and may
@@ -314,14 +314,15 @@ class Store(NameIndexReader):
 
     def apply_batch(
         self,
-        connected: Sequence[tuple[Block, int]],
+        connected: Sequence[tuple[Block | st.BlockSummary, int]],
         disconnected: Sequence[BlockHash] = (),
         hooks: Sequence[BatchHook] = (),
     ) -> BatchResult:
         """Disconnect ``disconnected`` (tip-first), then connect ``connected``, in one transaction.
 
         Args:
-            connected: parsed blocks with their heights, oldest first; each must extend the tip.
+            connected: parsed blocks (or their ``state.summarize_block`` summaries) with their
+                heights, oldest first; each must extend the tip.
             disconnected: hashes of the blocks to remove, starting with the current tip.
             hooks: called inside the transaction after the name rows are written.
 
@@ -354,8 +355,11 @@ class Store(NameIndexReader):
                 tip = self.fetch_tip()
             block_rows: list[tuple[int, bytes, bytes, int, bytes]] = []
             undo_rows: list[tuple[int, bytes, bytes]] = []
-            for block, height in connected:
-                prev = block.header.prev_hash
+            summaries: list[tuple[int, st.BlockSummary]] = []
+            for item, height in connected:
+                block = item if isinstance(item, st.BlockSummary) else st.summarize_block(item, self.network)
+                summaries.append((height, block))
+                prev = block.prev_hash
                 expected_height = 0 if tip is None else tip[0] + 1
                 if height != expected_height or (tip is not None and prev != tip[1]):
                     raise ChainError(
@@ -365,11 +369,11 @@ class Store(NameIndexReader):
                         expected=None if tip is None else hash_to_hex(tip[1]),
                         got=hash_to_hex(prev),
                     )
-                delta, undo = st.connect_block(self, block, height, self.network)
+                delta, undo = st.connect_summary(self, block, height, self.network)
                 self._write_delta(delta)
                 block_hash = delta.block_hash
                 root = st.compute_state_root(st.GENESIS_STATE_ROOT if tip is None else tip[2], delta)
-                block_rows.append((height, block_hash, prev, block.header.time_s, root))
+                block_rows.append((height, block_hash, prev, block.time_s, root))
                 undo_rows.append((height, block_hash, st.encode_undo(undo)))
                 deltas.append(delta)
                 tip = (height, block_hash, root)
@@ -384,7 +388,7 @@ class Store(NameIndexReader):
                 tip_hash=None if tip is None else tip[1],
                 state_root=st.GENESIS_STATE_ROOT if tip is None else tip[2],
                 network=self.network,
-                blocks=tuple((height, block) for block, height in connected),
+                blocks=tuple(summaries),
             )
             for hook in hooks:
                 hook(self.conn, result)

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from waypost.indexer import wire
-from waypost.indexer.names import find_name_output
-from waypost.registry.errors import ErrorCode, StoreError, WaypostError
+from waypost.indexer.state import BlockSummary, summarize_block
+from waypost.registry.errors import ErrorCode, StoreError
 from waypost.registry.model import BlockHash, Txid
 
 __all__ = [
@@ -77,31 +77,20 @@ def branches(txids: Sequence[bytes], indices: Sequence[int]) -> list[tuple[bytes
     return out
 
 
-def store_blocks(conn: sqlite3.Connection, blocks: Sequence[tuple[int, wire.Block]]) -> None:
-    """Store headers of ``blocks`` and their name transactions with merkle branches."""
+def store_blocks(conn: sqlite3.Connection, blocks: Sequence[tuple[int, wire.Block | BlockSummary]]) -> None:
+    """Store headers of ``blocks`` and their name transactions with merkle branches.
+
+    Takes parsed blocks or the indexer's ``BlockSummary``s (which carry these rows already).
+    """
     header_rows = []
     tx_rows = []
-    for height, block in blocks:
-        block_hash = block.hash
-        header_rows.append((height, bytes(block_hash), full_header(block)))
-        name_idx = []
-        for i, tx in enumerate(block.txs):
-            if tx.version != 0x7100:  # namecoin-core: only NAMECOIN_TX_VERSION txs carry name ops
-                continue
-            try:
-                found = find_name_output(tx)
-            except WaypostError:
-                continue
-            if found is not None and found[1].name is not None:
-                name_idx.append(i)
-        if not name_idx:
-            continue
-        brs = branches([tx.txid for tx in block.txs], name_idx)
-        for i, br in zip(name_idx, brs, strict=True):
-            tx = block.txs[i]
-            tx_rows.append(
-                (bytes(tx.txid), bytes(block_hash), height, i, wire.encode_tx(tx, include_witness=False), b"".join(br))
-            )
+    for height, item in blocks:
+        # summarize_block: only NAMECOIN_TX_VERSION txs with a name_firstupdate/name_update output
+        s = item if isinstance(item, BlockSummary) else summarize_block(item, "mainnet")
+        block_hash = bytes(s.hash)
+        header_rows.append((height, block_hash, s.header))
+        for ntx in s.name_txs:
+            tx_rows.append((bytes(ntx.txid), block_hash, height, ntx.tx_index, ntx.raw, b"".join(ntx.branch)))
     try:
         conn.executemany("INSERT OR REPLACE INTO spv_headers (height, hash, header) VALUES (?, ?, ?)", header_rows)
         conn.executemany(
