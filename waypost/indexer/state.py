@@ -64,6 +64,7 @@ MAX_NAME_BYTES = 255  # namecoin-core consensus MAX_NAME_LENGTH
 MAX_VALUE_BYTES = 1023  # namecoin-core consensus MAX_VALUE_LENGTH
 GENESIS_STATE_ROOT = bytes(32)  # root "before" the first indexed block
 _ROOT_TAG = b"waypost/state-root/v1"
+_NAMECOIN_TX_VERSION = 0x7100  # namecoin-core NAMECOIN_TX_VERSION
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -354,6 +355,8 @@ def extract_name_ops(block: Block, network: str) -> tuple[TxNameOp, ...]:
     """
     out: list[TxNameOp] = []
     for tx_index, tx in enumerate(block.txs):
+        if tx.version != _NAMECOIN_TX_VERSION:
+            continue  # namecoin-core CheckNameTransaction: only these carry name outputs (most txs)
         found = find_name_output(tx)
         if found is None:
             continue
