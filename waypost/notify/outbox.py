@@ -18,6 +18,7 @@ from enum import StrEnum
 import sqlite_utils
 
 from waypost.indexer.store import BatchHook, BatchResult
+from waypost.notify.expiry import fetch_expiring_changes
 from waypost.notify.event import (
     AddressChange,
     Event,
@@ -371,8 +372,9 @@ def make_outbox_hook(
             issued = _events_of_blocks(conn, [bytes(h) for h, _ in gone])
             notices += plan_retractions(issued, gone, subs, first_seq=next_event_seq(conn), created_s=int(now_s))
         first = next_event_seq(conn) + len(notices)
+        expiring = fetch_expiring_changes(conn, batch, [s.address for s in subs], window=expiring_window_blocks)
         notices += plan_notices(
-            changes_of(conn, batch),
+            [*changes_of(conn, batch), *expiring],
             subs,
             first_seq=first,
             created_s=int(now_s),
