@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import sqlite3
 import stat
@@ -140,7 +142,8 @@ def test_checkpoints_signed_when_grown_or_due(conn: sqlite3.Connection) -> None:
     latest = reader.latest_checkpoint()
     assert latest is not None
     opened = note.open_checkpoint(latest, [signer.verifier], origin=ORIGIN)
-    assert opened.checkpoint == cp1
+    # the same tree, re-signed with a later time: the log is visibly alive (not frozen)
+    assert cp1.time_s == 1001 and opened.checkpoint == dataclasses.replace(cp1, time_s=1700)
     w = note.signer_from_seed("w.test/w", b"\x08" * 32, note.ALG_COSIGNATURE_V1)
     with_cosig = store.add_cosignatures(conn, latest, note.cosign(opened, w, 1700))
     assert reader.latest_checkpoint() == with_cosig

@@ -22,7 +22,7 @@ from waypost.indexer.rpc import ChainInfo, RpcClient, fetch_blocks_pipelined
 from waypost.indexer import state as st
 from waypost.indexer.store import BatchHook, Store
 from waypost.indexer.wire import hash_to_hex, parse_block
-from waypost.registry.errors import ChainError, ErrorCode, UpstreamError, WaypostError
+from waypost.registry.errors import ChainError, ErrorCode, StoreError, UpstreamError, WaypostError
 from waypost.registry.model import BlockHash
 
 __all__ = [
@@ -418,6 +418,10 @@ def follow_forever(
             continue
         if stop.is_set():
             break
+        try:
+            store.run_idle_hooks(hooks)
+        except StoreError as exc:
+            _log.warning("idle hooks failed code=%s detail=%s", exc.code, exc.message)
         if wait_for_block is not None:
             # ZMQ wakes us at once; still re-check the node now and then (a missed message,
             # a node restart drops the subscription), and look at ``stop`` every slice.

@@ -405,6 +405,19 @@ class Store(NameIndexReader):
                 (node_height, node_headers, None if node_ibd is None else int(node_ibd), checked_at_s),
             )
 
+    def run_idle_hooks(self, hooks: Sequence[BatchHook]) -> None:
+        """Give hooks with an ``idle(conn, tip_height, tip_hash)`` method a write transaction
+        while no block arrives (e.g. the log signs a fresh checkpoint every N minutes even when
+        nothing changed, so a frozen log is visible). One transaction per call."""
+        idle = [h.idle for h in hooks if callable(getattr(h, "idle", None))]  # type: ignore[attr-defined]
+        if not idle:
+            return
+        tip = self.fetch_tip()
+        height, block_hash = (-1, None) if tip is None else (tip[0], tip[1])
+        with self._transaction():
+            for run in idle:
+                run(self.conn, height, block_hash)
+
 
 # --- opening ---------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from waypost.tlog import note as note_mod
 from waypost.tlog import store as tstore
 from waypost.tlog.leaf import LogLeaf, address_key
 from waypost.registry.errors import ErrorCode, StoreError
+from waypost.registry.model import BlockHash
 from waypost.resolve import chainstore, pipeline, snapshot, spv
 
 __all__ = [
@@ -138,6 +139,15 @@ class ResolveHook:
         tip = (batch.tip_height, batch.tip_hash) if batch.tip_hash is not None and batch.tip_height >= 0 else None
         tstore.sign_checkpoint_if_due(conn, self._signer, self._origin, int(self._clock()), self._every_s, tip)
         self._changes = (id(batch), tuple(changes))
+
+
+    def idle(self, conn: sqlite3.Connection, tip_height: int, tip_hash: BlockHash | None) -> None:
+        """No new block: sign a fresh checkpoint when ``every_s`` has passed (a frozen log shows)."""
+        if id(conn) not in self._schema_ready:
+            ensure_schema(conn)
+            self._schema_ready.add(id(conn))
+        tip = (tip_height, tip_hash) if tip_hash is not None and tip_height >= 0 else None
+        tstore.sign_checkpoint_if_due(conn, self._signer, self._origin, int(self._clock()), self._every_s, tip)
 
 
 def make_hook(*, signer: note_mod.Signer, origin: str, clock: Callable[[], float],

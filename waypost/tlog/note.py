@@ -59,6 +59,7 @@ _SIG_PREFIX = "\u2014 "  # "— " (U+2014 EM DASH, space)
 _MAX_SIGNATURES = 100  # golang.org/x/mod/sumdb/note: at most 100 signatures
 _MAP_EXT = "waypost-map"
 _NAMECOIN_EXT = "namecoin"
+_TIME_EXT = "waypost-time"
 
 
 def key_id(name: str, alg: int, public_key: bytes) -> bytes:
@@ -324,7 +325,10 @@ class Checkpoint:
 
     ``map_root`` is the state-map root (``waypost-map <b64>``); ``namecoin_height`` and
     ``namecoin_block_hash`` (wire order; shown as display hex) are the chain tip the
-    checkpoint was built from (``namecoin <height> <hash hex>``). Other extension lines are kept.
+    checkpoint was built from (``namecoin <height> <hash hex>``). ``time_s`` is when the log
+    signed it (``waypost-time <unix seconds>``): the log re-signs at least every N minutes
+    even when nothing changed, so a log whose time stops advancing is visibly frozen.
+    Other extension lines are kept.
     """
 
     origin: str
@@ -333,9 +337,12 @@ class Checkpoint:
     map_root: bytes | None = None
     namecoin_height: int | None = None
     namecoin_block_hash: BlockHash | None = None
+    time_s: int | None = None
     extensions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.time_s is not None and self.time_s < 0:
+            raise ParseError(ErrorCode.CHECKPOINT_BAD, "checkpoint time must be >= 0")
         if not self.origin or "\n" in self.origin or self.size < 0 or len(self.root_hash) != 32:
             raise ParseError(ErrorCode.CHECKPOINT_BAD, "invalid checkpoint")
         if self.map_root is not None and len(self.map_root) != 32:
@@ -361,6 +368,8 @@ def encode_checkpoint(cp: Checkpoint) -> str:
         lines.append(f"{_MAP_EXT} {_b64(cp.map_root)}")
     if cp.namecoin_height is not None and cp.namecoin_block_hash is not None:
         lines.append(f"{_NAMECOIN_EXT} {cp.namecoin_height} {cp.namecoin_block_hash[::-1].hex()}")
+    if cp.time_s is not None:
+        lines.append(f"{_TIME_EXT} {cp.time_s}")
     lines.extend(cp.extensions)
     return "\n".join(lines) + "\n"
 
@@ -391,6 +400,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
     map_root: bytes | None = None
     height: int | None = None
     block_hash: BlockHash | None = None
+    time_s: int | None = None
     other: list[str] = []
     for line in lines[3:]:
         word, _, rest = line.partition(" ")
@@ -409,6 +419,8 @@ def parse_checkpoint(text: str) -> Checkpoint:
             if len(raw) != 32 or hash_hex != hash_hex.lower():
                 raise ParseError(ErrorCode.CHECKPOINT_BAD, "bad namecoin block hash")
             block_hash = BlockHash(raw[::-1])
+        elif word == _TIME_EXT and time_s is None:
+            time_s = _parse_decimal(rest, "checkpoint time")
         else:
             other.append(line)
     return Checkpoint(
@@ -418,6 +430,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
         map_root=map_root,
         namecoin_height=height,
         namecoin_block_hash=block_hash,
+        time_s=time_s,
         extensions=tuple(other),
     )
 

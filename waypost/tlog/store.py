@@ -371,6 +371,7 @@ def sign_checkpoint_if_due(
                 map_root=state.map_root,
                 namecoin_height=height,
                 namecoin_block_hash=block_hash,
+                time_s=now_s,
             )
             signed = note_mod.sign_note(note_mod.encode_checkpoint(cp), signer)
             conn.execute("INSERT OR REPLACE INTO checkpoints (size, created_s, note) VALUES (?, ?, ?)", (cp.size, now_s, signed))

@@ -213,3 +213,43 @@ def test_parse_worker_error_is_the_in_process_error(node: ReplayNode, tmp_path: 
     tip = store.fetch_tip()
     assert tip is not None and tip[0] == 49  # the two whole batches before the bad block committed
     store.close()
+
+
+def test_idle_follower_re_signs_the_checkpoint_when_nothing_changes(node: ReplayNode, tmp_path: Path) -> None:
+    """A frozen log must be visible: with no new block, the log still signs a fresh
+    checkpoint (a later ``waypost-time``) once ``every_s`` has passed."""
+    from waypost.resolve.hook import ResolveHook
+    from waypost.tlog import note as note_mod
+    from waypost.tlog.store import LogReader
+
+    gen = ChainGenerator(seed=9, txs_per_block=2, name_op_ratio=0.3)
+    node.set_active(_add(node, gen, 20))
+    node.start()
+    clock = {"now": 1_000.0}
+    signer = note_mod.signer_from_seed("test.log/idle", b"\x07" * 32)
+    hook = ResolveHook(signer=signer, origin="test.log/idle", clock=lambda: clock["now"], every_s=60)
+    db = tmp_path / "i.db"
+    stop = threading.Event()
+    ticks = {"n": 0}
+
+    def wait_for_block(timeout_s: float) -> bool:
+        # first wake-up: 61 s later, no block; second: stop the follower
+        ticks["n"] += 1
+        if ticks["n"] == 1:
+            clock["now"] += 61
+        else:
+            stop.set()
+        return True
+
+    store = open_store(db, "regtest")
+    try:
+        follow_forever(store, _factory(node), network="regtest", hooks=[hook],
+                       options=FollowOptions(batch_blocks=40, poll_interval_s=0.05), stop=stop,
+                       wait_for_block=wait_for_block)
+        note = LogReader(store.conn).latest_checkpoint()
+    finally:
+        store.close()
+    assert note is not None
+    cp = note_mod.open_checkpoint(note, [signer.verifier]).checkpoint
+    # signed at 1000 with the batch, re-signed at 1061 when idle (then stop before 1122's round)
+    assert cp.time_s == 1_061 and cp.namecoin_height == 19

@@ -231,3 +231,13 @@ def test_non_canonical_base64_signature_is_refused() -> None:
     with pytest.raises(ParseError) as err:
         open_note(note, [parse_vkey(vkey)])
     assert err.value.code is ErrorCode.NOTE_BAD
+
+
+def test_checkpoint_time_line_round_trips() -> None:
+    cp = n.Checkpoint(origin="example.com/log", size=3, root_hash=b"\x01" * 32, time_s=1_700_000_000)
+    text = n.encode_checkpoint(cp)
+    assert "waypost-time 1700000000\n" in text
+    assert n.parse_checkpoint(text) == cp
+    with pytest.raises(ParseError) as err:
+        n.parse_checkpoint(text.replace("1700000000", "01700000000"))
+    assert err.value.code is ErrorCode.CHECKPOINT_BAD
