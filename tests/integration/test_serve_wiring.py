@@ -57,3 +57,22 @@ def test_openapi_lists_every_part(indexed_db: Path) -> None:
     spec = build_app(str(indexed_db)).test_client().get("/v1/openapi.json").get_json()
     for path in ("/v1/names/{name}", "/v1/resolve/{address}", "/v1/log/key", "/v1/log/checkpoint", "/v1/subscriptions"):
         assert path in spec["paths"], path
+
+
+def test_witness_cosignatures_are_accepted_from_configured_witnesses(
+    indexed_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from waypost.tlog import note
+
+    witness = note.signer_from_seed("witness.test/w1", b"\x09" * 32, note.ALG_COSIGNATURE_V1)
+    stranger = note.signer_from_seed("witness.test/w2", b"\x0a" * 32, note.ALG_COSIGNATURE_V1)
+    monkeypatch.setenv("WAYPOST_WITNESSES", note.encode_vkey(witness.verifier))
+    client = build_app(str(indexed_db)).test_client()
+    log_key = parse_vkey(client.get("/v1/log/key").get_data(as_text=True).strip())
+    signed = open_checkpoint(client.get("/v1/log/checkpoint").get_data(as_text=True), [log_key])
+    refused = client.post("/v1/log/witness/cosignature", data=note.cosign(signed, stranger, 1_800_000_000))
+    assert refused.status_code == 422
+    ok = client.post("/v1/log/witness/cosignature", data=note.cosign(signed, witness, 1_800_000_000))
+    assert ok.status_code == 200
+    served = client.get("/v1/log/checkpoint").get_data(as_text=True)
+    note.verify_cosignatures(served, [witness.verifier], 1)

@@ -57,6 +57,9 @@ def _extra_blueprints(db_path: str) -> list[Blueprint]:
     environment so that gunicorn workers and ``waypost serve`` agree:
     ``WAYPOST_ADMIN_TOKEN`` (admin endpoint; unset: admin endpoint off) and
     ``WAYPOST_WEBHOOK_ALLOW`` (comma-separated CIDRs or host:port exempt from the SSRF guard).
+    ``WAYPOST_WITNESSES`` (comma-separated witness vkeys) turns on
+    ``POST /v1/log/witness/cosignature``: cosignatures from those witnesses are verified and
+    attached to the latest checkpoint.
     """
 
     from waypost.notify.http import create_blueprint as notify_blueprint
@@ -73,13 +76,42 @@ def _extra_blueprints(db_path: str) -> list[Blueprint]:
     allow = [e.strip() for e in os.environ.get("WAYPOST_WEBHOOK_ALLOW", "").split(",") if e.strip()]
     return [
         resolve_blueprint(resolve_reader),
-        log_blueprint(lambda: resolve_reader().log, log_vkey=log_vkey),
+        log_blueprint(lambda: resolve_reader().log, log_vkey=log_vkey,
+                      accept_cosignature=_cosignature_acceptor(db_path, os.environ.get("WAYPOST_WITNESSES", ""))),
         notify_blueprint(
             db_path=db_path,
             policy=parse_allow_list(allow),
             admin_token=os.environ.get("WAYPOST_ADMIN_TOKEN") or None,
         ),
     ]
+
+
+def _cosignature_acceptor(db_path: str, witnesses_env: str) -> Callable[[str], str] | None:
+    """Store verified witness cosignatures on the latest checkpoint (own write transaction)."""
+    import sqlite3
+
+    from waypost.tlog import store as tstore
+    from waypost.tlog.note import parse_vkey
+
+    vkeys = [parse_vkey(v.strip()) for v in witnesses_env.split(",") if v.strip()]
+    if not vkeys:
+        return None
+
+    def accept(lines: str) -> str:
+        conn = sqlite3.connect(db_path, timeout=10.0, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            note = tstore.accept_cosignatures(conn, lines, vkeys)
+            conn.execute("COMMIT")
+            return note
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
+    return accept
 
 
 def build_app(
