@@ -54,6 +54,13 @@ _RELS: dict[Protocol, str] = {
     Protocol.ACTIVITYPUB: "self",
     Protocol.WEB: "http://webfinger.net/rel/profile-page",
 }
+# URI form of an endpoint in a JRD link (RFC 6068 mailto, RFC 5122 xmpp, NIP-21 nostr, matrix.to)
+_URI_PREFIX: dict[Protocol, str] = {
+    Protocol.EMAIL: "mailto:",
+    Protocol.XMPP: "xmpp:",
+    Protocol.NOSTR: "nostr:",
+    Protocol.MATRIX: "https://matrix.to/#/",
+}
 
 
 def reader_for_db(db_path: str) -> Callable[[], ResolveReader]:
@@ -394,8 +401,13 @@ def create_blueprint(
         links = []
         for e in profile.endpoints if profile is not None else ():
             rel = _RELS.get(e.protocol, f"https://waypost.dev/rel/{e.protocol.value}")
-            link: dict[str, str] = {"rel": rel, "href": e.value} if e.value.startswith(("https:", "http:")) else {
-                "rel": rel, "href": f"{e.protocol.value}:{e.value}" if ":" not in e.value else e.value}
+            if e.value.startswith(("https:", "http:")):
+                href = e.value
+            elif e.protocol in _URI_PREFIX:
+                href = _URI_PREFIX[e.protocol] + e.value
+            else:
+                href = e.value if ":" in e.value else f"{e.protocol.value}:{e.value}"
+            link: dict[str, str] = {"rel": rel, "href": href}
             if e.protocol is Protocol.ACTIVITYPUB:
                 link["type"] = "application/activity+json"
             links.append(link)
