@@ -14,7 +14,7 @@ from typing import Protocol
 from waypost.indexer.names import find_name_output, name_commitment, script_address
 from waypost.indexer.params import Network, name_expiration_depth
 from waypost.indexer.view import NameRecord
-from waypost.indexer.wire import Block, encode_auxpow, encode_header, encode_tx, sha256d
+from waypost.indexer.wire import Block, encode_auxpow, encode_header, encode_tx, merkle_branches
 from waypost.registry.errors import ChainError, ErrorCode, ParseError
 from waypost.registry.model import BlockHash, Txid
 
@@ -407,25 +407,6 @@ class BlockSummary:
     name_txs: tuple[NameTx, ...]
 
 
-def _branches(txids: list[bytes], indices: list[int]) -> list[tuple[bytes, ...]]:
-    """Merkle branches of several leaves, building the tree once (bitcoin merkle rules)."""
-    levels = [txids]
-    while len(levels[-1]) > 1:
-        level = levels[-1]
-        if len(level) & 1:
-            level = [*level, level[-1]]
-        levels.append([sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)])
-    out = []
-    for index in indices:
-        br = []
-        for level in levels[:-1]:
-            sib = index ^ 1
-            br.append(level[sib] if sib < len(level) else level[index])
-            index >>= 1
-        out.append(tuple(br))
-    return out
-
-
 def summarize_block(block: Block, network: str, *, size: int = 0) -> BlockSummary:
     """Reduce a parsed block to a ``BlockSummary`` (its name ops, SPV rows, header).
 
@@ -442,7 +423,7 @@ def summarize_block(block: Block, network: str, *, size: int = 0) -> BlockSummar
     name_txs: tuple[NameTx, ...] = ()
     if spv_idx:
         txs = block.txs
-        brs = _branches([t.txid for t in txs], spv_idx)
+        brs = merkle_branches([t.txid for t in txs], spv_idx)
         name_txs = tuple(
             NameTx(tx_index=i, txid=txs[i].txid, raw=encode_tx(txs[i], include_witness=False), branch=br)
             for i, br in zip(spv_idx, brs, strict=True)

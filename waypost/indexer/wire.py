@@ -42,6 +42,7 @@ __all__ = [
     "encode_varint",
     "merkle_root",
     "merkle_branch",
+    "merkle_branches",
     "root_from_branch",
     "bits_to_target",
     "target_to_bits",
@@ -861,6 +862,30 @@ def merkle_branch(hashes: Sequence[bytes], index: int) -> tuple[bytes, ...]:
         level = [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
         index >>= 1
     return tuple(branch)
+
+
+def merkle_branches(hashes: Sequence[bytes], indices: Sequence[int]) -> list[tuple[bytes, ...]]:
+    """``merkle_branch`` for several leaves, building the tree once (O(n + k log n)).
+
+    Raises:
+        ParseError: ``wire.bad-tx`` when an index is not a leaf position.
+    """
+    if any(not 0 <= i < len(hashes) for i in indices):
+        raise ParseError(ErrorCode.WIRE_BAD_TX, "leaf index out of range", size=len(hashes))
+    levels = [list(hashes)]
+    while len(levels[-1]) > 1:
+        level = levels[-1]
+        if len(level) & 1:
+            level.append(level[-1])  # bitcoin merkle: duplicate the last node of an odd level
+        levels.append([sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)])
+    out = []
+    for index in indices:
+        branch = []
+        for level in levels[:-1]:
+            branch.append(level[index ^ 1])
+            index >>= 1
+        out.append(tuple(branch))
+    return out
 
 
 def root_from_branch(leaf: bytes, branch: Sequence[bytes], index: int) -> bytes:

@@ -28,7 +28,6 @@ from waypost.registry.errors import (
     ErrorCode,
     NotFoundError,
     ParseError,
-    StoreError,
     ValidationError,
     VerificationError,
     WaypostError,

@@ -17,8 +17,6 @@ from waypost.registry.model import BlockHash, Txid
 
 __all__ = [
     "ensure_schema",
-    "full_header",
-    "branches",
     "store_blocks",
     "drop_from",
     "SpvRow",
@@ -50,31 +48,6 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
             conn.execute(stmt)
     except sqlite3.Error as exc:
         raise _sql_error(exc) from exc
-
-
-def full_header(block: wire.Block) -> bytes:
-    """The header serialisation a client verifies: 80 bytes, plus the AuxPoW when present."""
-    data = wire.encode_header(block.header)
-    return data + wire.encode_auxpow(block.auxpow) if block.auxpow is not None else data
-
-
-def branches(txids: Sequence[bytes], indices: Sequence[int]) -> list[tuple[bytes, ...]]:
-    """Merkle branches of several leaves, building the tree once (O(n + k log n))."""
-    levels = [list(txids)]
-    while len(levels[-1]) > 1:
-        level = levels[-1]
-        if len(level) & 1:
-            level = [*level, level[-1]]
-        levels.append([wire.sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)])
-    out = []
-    for index in indices:
-        br = []
-        for level in levels[:-1]:
-            sib = index ^ 1
-            br.append(level[sib] if sib < len(level) else level[index])
-            index >>= 1
-        out.append(tuple(br))
-    return out
 
 
 def store_blocks(conn: sqlite3.Connection, blocks: Sequence[tuple[int, wire.Block | BlockSummary]]) -> None:

@@ -618,3 +618,13 @@ def test_lazy_tx_behaves_like_a_value() -> None:
         tx.version = 2  # type: ignore[misc]
     with pytest.raises(AttributeError):
         _ = tx.nonexistent  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13])
+def test_merkle_branches_equal_single_branches(n: int) -> None:
+    from waypost.indexer.wire import merkle_branch, merkle_branches, merkle_root, root_from_branch
+
+    leaves = [bytes([i]) * 32 for i in range(n)]
+    many = merkle_branches(leaves, list(range(n)))
+    assert many == [merkle_branch(leaves, i) for i in range(n)]
+    assert all(root_from_branch(leaves[i], many[i], i) == merkle_root(leaves) for i in range(n))
