@@ -449,19 +449,7 @@ def connect_summary(view: StateView, summary: BlockSummary, height: int, network
     Raises:
         ChainError: ``chain.bad-name-op`` (see ``connect_ops``).
     """
-    net = Network(network)
-
-    def depth(h: int) -> int:
-        return name_expiration_depth(net, h)
-
-    return connect_ops(
-        view,
-        block_hash=summary.hash,
-        height=height,
-        ops=summary.ops,
-        expiration_depth=depth,
-        commitment_of=name_commitment,
-    )
+    return _connect_network_ops(view, summary.hash, height, summary.ops, network)
 
 
 def connect_block(view: StateView, block: Block, height: int, network: str) -> tuple[NameDelta, Undo]:
@@ -479,18 +467,19 @@ def connect_block(view: StateView, block: Block, height: int, network: str) -> t
     Raises:
         ChainError: ``chain.bad-name-op`` (see ``connect_ops``).
     """
+    return _connect_network_ops(view, block.hash, height, extract_name_ops(block, network), network)
+
+
+def _connect_network_ops(
+    view: StateView, block_hash: BlockHash, height: int, ops: tuple[TxNameOp, ...], network: str
+) -> tuple[NameDelta, Undo]:
     net = Network(network)
 
     def depth(h: int) -> int:
         return name_expiration_depth(net, h)
 
     return connect_ops(
-        view,
-        block_hash=block.hash,
-        height=height,
-        ops=extract_name_ops(block, network),
-        expiration_depth=depth,
-        commitment_of=name_commitment,
+        view, block_hash=block_hash, height=height, ops=ops, expiration_depth=depth, commitment_of=name_commitment
     )
 
 
