@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from pathlib import Path
 
 from waypost.indexer.names import NameOp, NameOpKind, encode_name_script, name_commitment
 from waypost.indexer.wire import (
@@ -289,6 +290,22 @@ def regtest_vector_node() -> tuple[ReplayNode, list[dict[str, Any]]]:
         assert got == entry["hash"], (got, entry["hash"])
     node.set_active([e["hash"] for e in index if e["in_active_chain"]])
     return node, index
+
+
+def index_recorded_chain(db: Path) -> Path:
+    """Index the recorded regtest chain (final chain) into ``db`` with ``waypost index --once``
+    and its default hooks (log leaves, SPV rows, outbox). Returns ``db``."""
+    from waypost.indexer.cli import main as index_main
+
+    node, _ = regtest_vector_node()
+    node.start()
+    try:
+        status = index_main(["--rpc-url", node.url, "--db", str(db), "--network", "regtest", "--once"])
+    finally:
+        node.stop()
+    if status != 0:
+        raise AssertionError(f"waypost index --once exited {status}")
+    return db
 
 
 # ---------------------------------------------------------------------- generated chains

@@ -10,20 +10,14 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Case
 
-from tests.replaynode import regtest_vector_node
+from tests.replaynode import index_recorded_chain
 from waypost.api.cli import build_app
-from waypost.indexer.cli import main as index_main
 
 
 @pytest.fixture(scope="module")
 def indexed_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db: Path = tmp_path_factory.mktemp("openapi-all") / "index.db"
-    node, _ = regtest_vector_node()
-    node.start()
-    try:
-        assert index_main(["--rpc-url", node.url, "--db", str(db), "--network", "regtest", "--once"]) == 0
-    finally:
-        node.stop()
+    index_recorded_chain(db)
     return db
 
 

@@ -6,15 +6,13 @@ import base64
 import hashlib
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import nacl.signing
 import pytest
 from flask.testing import FlaskClient
 
-from tests.replaynode import regtest_vector_node
+from tests.replaynode import index_recorded_chain
 from waypost.api.cli import build_app
-from waypost.indexer.cli import main as index_main
 from waypost.registry.address import encode_key_domain
 from waypost.registry.chain import (
     ChainEntry,
@@ -36,12 +34,7 @@ from waypost.tlog.leaf import ChainSource
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FlaskClient, note_mod.Verifier]]:
     db = tmp_path_factory.mktemp("chains") / "index.db"
-    node, _ = regtest_vector_node()
-    node.start()
-    try:
-        assert index_main(["--rpc-url", node.url, "--db", str(db), "--network", "regtest", "--once"]) == 0
-    finally:
-        node.stop()
+    index_recorded_chain(db)
     vkey = note_mod.parse_vkey((db.parent / "index.db.logkey.vkey").read_text().strip())
     yield build_app(str(db)).test_client(), vkey
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.replaynode import regtest_vector_node
+from tests.replaynode import index_recorded_chain
 from waypost.api.cli import build_app
-from waypost.indexer.cli import main as index_main
 from waypost.indexer.wire import sha256d
 from waypost.registry.chain import decode_canonical
 from waypost.registry.errors import ErrorCode, WaypostError
@@ -32,12 +31,7 @@ from waypost.tlog import note as note_mod
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, note_mod.Verifier]]:
     db = tmp_path_factory.mktemp("resolve") / "index.db"
-    node, index = regtest_vector_node()
-    node.start()
-    try:
-        assert index_main(["--rpc-url", node.url, "--db", str(db), "--network", "regtest", "--once"]) == 0
-    finally:
-        node.stop()
+    index_recorded_chain(db)
     vkey = note_mod.parse_vkey((db.parent / "index.db.logkey.vkey").read_text().strip())
     yield db, vkey
 

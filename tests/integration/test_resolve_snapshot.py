@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.replaynode import regtest_vector_node
+from tests.replaynode import index_recorded_chain
 from waypost.api.cli import build_app
 from waypost.indexer.cli import main as index_main
 from waypost.regtest.node import SimNode
@@ -58,12 +58,7 @@ def _check_fast_equals_full(r: ResolveReader, addresses: list[str]) -> int:
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db: Path = tmp_path_factory.mktemp("resolve-snap") / "index.db"
-    node, _ = regtest_vector_node()
-    node.start()
-    try:
-        assert index_main(["--rpc-url", node.url, "--db", str(db), "--network", "regtest", "--once"]) == 0
-    finally:
-        node.stop()
+    index_recorded_chain(db)
     return db
 
 

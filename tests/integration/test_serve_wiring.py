@@ -7,22 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.replaynode import regtest_vector_node
+from tests.replaynode import index_recorded_chain
 from waypost.api.cli import build_app
-from waypost.indexer.cli import main as index_main
 from waypost.tlog.note import open_checkpoint, parse_vkey
 
 
 @pytest.fixture(scope="module")
 def indexed_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     db = tmp_path_factory.mktemp("serve") / "index.db"
-    node, index = regtest_vector_node()
-    node.start()
-    try:
-        node.set_active([e["hash"] for e in index if e["in_active_chain"]])
-        assert index_main(["--rpc-url", node.url, "--db", str(db), "--network", "regtest", "--once"]) == 0
-    finally:
-        node.stop()
+    index_recorded_chain(db)
     yield db
 
 
