@@ -184,6 +184,15 @@ class ErrorCode(StrEnum):
     BUNDLE_MISSING_SPV = "bundle.missing-spv"  # a Namecoin leaf without its SPV proof
     BUNDLE_MISSING_CHAIN = "bundle.missing-chain"  # a private-chain leaf without its chain entries
     BUNDLE_BAD_CHAIN = "bundle.bad-chain"  # the chain entries do not validate or do not match the leaf
+    OPCHAIN_EMPTY = "opchain.empty"  # an operation chain without operations
+    OPCHAIN_TOO_LONG = "opchain.too-long"  # more operations than the verifier accepts
+    OPCHAIN_ORDER = "opchain.order"  # heights (then tx indexes) do not strictly increase
+    OPCHAIN_NOT_NAME_OP = "opchain.not-name-op"  # a transaction without a name_firstupdate/name_update output
+    OPCHAIN_WRONG_NAME = "opchain.wrong-name"  # an operation of another name
+    OPCHAIN_NO_REGISTRATION = "opchain.no-registration"  # the first operation is not a name_firstupdate
+    OPCHAIN_NOT_UPDATE = "opchain.not-update"  # a later operation is not a name_update
+    OPCHAIN_CUSTODY_GAP = "opchain.custody-gap"  # an update does not spend the previous operation's name output
+    OPCHAIN_NOT_LATEST = "opchain.not-latest"  # the chain does not end at the operation the bundle proves
     CHAINS_NOT_EXTENSION = "chains.not-extension"  # a submission rewrites the stored chain
     CHAINS_TOO_LARGE = "chains.too-large"  # a submission over the entry count or byte cap
     CHAINS_NOT_KEY_ADDRESS = "chains.not-key-address"  # /v1/chains takes only *.key addresses

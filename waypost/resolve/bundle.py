@@ -38,6 +38,13 @@ __all__ = [
     "bundle_to_json",
     "bundle_from_json",
     "verify_bundle",
+    "spv_to_obj",
+    "spv_from_obj",
+    "spv_to_json",
+    "spv_from_json",
+    "parse_spv",
+    "verify_spv_link",
+    "check_header_chain",
 ]
 
 BUNDLE_VERSION = 1
@@ -146,8 +153,58 @@ def leaf_address_for(address: str) -> str:
 # --- encodings ------------------------------------------------------------------------------
 
 
-def _spv_obj(spv: SpvProof) -> dict[str, object]:
+def spv_to_obj(spv: SpvProof) -> dict[str, object]:
+    """The CBOR form of an SPV proof: ``{h, hdr, tx, ti, br}`` (branch hashes concatenated)."""
     return {"h": spv.height, "hdr": spv.header, "tx": spv.tx, "ti": spv.tx_index, "br": b"".join(spv.branch)}
+
+
+def spv_from_obj(raw_spv: object) -> SpvProof:
+    """Inverse of ``spv_to_obj``.
+
+    Raises:
+        ParseError: ``BUNDLE_BAD``.
+    """
+    if not isinstance(raw_spv, dict) or set(raw_spv) != {"h", "hdr", "tx", "ti", "br"}:
+        raise ParseError(ErrorCode.BUNDLE_BAD, "bad SPV member")
+    return SpvProof(
+        height=_int(raw_spv["h"], "height"),
+        header=_bytes(raw_spv["hdr"], "header"),
+        tx=_bytes(raw_spv["tx"], "tx"),
+        tx_index=_int(raw_spv["ti"], "tx index"),
+        branch=_split32(raw_spv["br"], "merkle branch"),
+    )
+
+
+def spv_to_json(spv: SpvProof) -> dict[str, object]:
+    """The JSON form of an SPV proof (bytes as base64, the branch as a list)."""
+    return {
+        "height": spv.height,
+        "header": _b64(spv.header),
+        "tx": _b64(spv.tx),
+        "tx_index": spv.tx_index,
+        "branch": [_b64(h) for h in spv.branch],
+    }
+
+
+def spv_from_json(spv: object) -> SpvProof:
+    """Inverse of ``spv_to_json``.
+
+    Raises:
+        ParseError: ``BUNDLE_BAD``.
+    """
+    if not isinstance(spv, dict):
+        raise ParseError(ErrorCode.BUNDLE_BAD, "spv must be an object")
+    return spv_from_obj(_spv_json_to_obj(spv))
+
+
+def _spv_json_to_obj(spv: Mapping[str, object]) -> dict[str, object]:
+    return {
+        "h": spv.get("height"),
+        "hdr": _unb64(spv.get("header"), "header"),
+        "tx": _unb64(spv.get("tx"), "tx"),
+        "ti": spv.get("tx_index"),
+        "br": _hash_list(spv.get("branch"), "branch"),
+    }
 
 
 def encode_bundle(b: ProofBundle) -> bytes:
@@ -158,7 +215,7 @@ def encode_bundle(b: ProofBundle) -> bytes:
         obj["li"] = b.leaf_index
         obj["ip"] = b"".join(b.inclusion)
     if b.spv is not None:
-        obj["spv"] = _spv_obj(b.spv)
+        obj["spv"] = spv_to_obj(b.spv)
     if b.since_size is not None:
         obj["ss"] = b.since_size
         obj["cs"] = b"".join(b.consistency)
@@ -195,15 +252,7 @@ def _from_obj(obj: Mapping[str, object]) -> ProofBundle:
     spv: SpvProof | None = None
     raw_spv = obj.get("spv")
     if raw_spv is not None:
-        if not isinstance(raw_spv, dict) or set(raw_spv) != {"h", "hdr", "tx", "ti", "br"}:
-            raise ParseError(ErrorCode.BUNDLE_BAD, "bad SPV member")
-        spv = SpvProof(
-            height=_int(raw_spv["h"], "height"),
-            header=_bytes(raw_spv["hdr"], "header"),
-            tx=_bytes(raw_spv["tx"], "tx"),
-            tx_index=_int(raw_spv["ti"], "tx index"),
-            branch=_split32(raw_spv["br"], "merkle branch"),
-        )
+        spv = spv_from_obj(raw_spv)
     raw_chain = obj.get("pc", [])
     if not isinstance(raw_chain, list) or not raw_chain and "pc" in obj:
         raise ParseError(ErrorCode.BUNDLE_BAD, "chain must be a non-empty array of entries")
@@ -248,13 +297,7 @@ def bundle_to_json(b: ProofBundle) -> dict[str, object]:
         out["leaf_index"] = b.leaf_index
         out["inclusion"] = [_b64(h) for h in b.inclusion]
     if b.spv is not None:
-        out["spv"] = {
-            "height": b.spv.height,
-            "header": _b64(b.spv.header),
-            "tx": _b64(b.spv.tx),
-            "tx_index": b.spv.tx_index,
-            "branch": [_b64(h) for h in b.spv.branch],
-        }
+        out["spv"] = spv_to_json(b.spv)
     if b.since_size is not None:
         out["since_size"] = b.since_size
         out["consistency"] = [_b64(h) for h in b.consistency]
@@ -295,13 +338,7 @@ def bundle_from_json(obj: object) -> ProofBundle:
     if spv is not None:
         if not isinstance(spv, dict):
             raise ParseError(ErrorCode.BUNDLE_BAD, "spv must be an object")
-        conv["spv"] = {
-            "h": spv.get("height"),
-            "hdr": _unb64(spv.get("header"), "header"),
-            "tx": _unb64(spv.get("tx"), "tx"),
-            "ti": spv.get("tx_index"),
-            "br": _hash_list(spv.get("branch"), "branch"),
-        }
+        conv["spv"] = _spv_json_to_obj(spv)
     if "since_size" in obj:
         conv["ss"] = obj["since_size"]
         conv["cs"] = _hash_list(obj.get("consistency"), "consistency")
@@ -316,38 +353,41 @@ def bundle_from_json(obj: object) -> ProofBundle:
 # --- verification ---------------------------------------------------------------------------
 
 
-def _verify_spv(
-    spv: SpvProof,
-    leaf: LogLeaf,
-    source: NamecoinSource,
-    *,
-    address: str,
-    network: Network,
-    checkpoint: note_mod.Checkpoint,
-    header_chain: Callable[[int], BlockHash | None] | None,
-) -> tuple[bytes, BlockHash]:
-    params = params_for(network)
+def parse_spv(spv: SpvProof) -> tuple[wire.Tx, wire.BlockHeader, wire.AuxPow | None]:
+    """The proof's transaction and header, parsed.
+
+    Raises:
+        VerificationError: ``BUNDLE_BAD_SPV`` when the bytes do not parse.
+    """
     try:
         tx = wire.parse_tx(spv.tx)
         header, auxpow = wire.parse_header(spv.header)
     except ParseError as exc:
         raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, f"SPV bytes do not parse: {exc.message}") from exc
-    if tx.txid != source.txid:
-        raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "transaction does not hash to the leaf's txid")
-    if spv.height != source.height:
-        raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "SPV height is not the leaf's height")
-    try:
-        found = find_name_output(tx)
-    except WaypostError as exc:
-        raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, f"bad name transaction: {exc.message}") from exc
-    if found is None or found[0] != source.vout or found[1].name is None or found[1].value is None:
-        raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "no name output at the leaf's vout")
-    op = found[1]
-    assert op.name is not None and op.value is not None
-    if op.name != _namecoin_name_of_leaf(leaf.address):
-        raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "the name output is for another name")
-    if hashlib.sha256(op.value).digest() != leaf.record_hash:
-        raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "name value does not match the leaf's record hash")
+    return tx, header, auxpow
+
+
+def verify_spv_link(
+    spv: SpvProof,
+    tx: wire.Tx,
+    header: wire.BlockHeader,
+    auxpow: wire.AuxPow | None,
+    *,
+    network: Network,
+) -> BlockHash:
+    """The SPV check shared by bundles and operation chains: tx -> merkle root -> header with work.
+
+    The merkle branch leads from the txid to the header's merkle root at ``tx_index``; the
+    header's target is within the network's PoW limit and its PoW (or its AuxPoW parent's)
+    meets it.
+
+    Returns:
+        The block hash.
+
+    Raises:
+        VerificationError: ``BUNDLE_BAD_SPV`` (branch), ``BUNDLE_WEAK_HEADER`` (target, PoW, AuxPoW).
+    """
+    params = params_for(network)
     if wire.root_from_branch(tx.txid, spv.branch, spv.tx_index) != header.merkle_root:
         raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "merkle branch does not lead to the header's merkle root")
     if spv.tx_index >> len(spv.branch):
@@ -365,15 +405,52 @@ def _verify_spv(
         wire.verify_pow(header, auxpow, chain_id=params.auxpow_chain_id, strict_chain_id=strict)
     except ParseError as exc:
         raise VerificationError(ErrorCode.BUNDLE_WEAK_HEADER, f"bad header: {exc.message}") from exc
-    block_hash = header.hash
+    return header.hash
+
+
+def check_header_chain(height: int, block_hash: BlockHash, header_chain: Callable[[int], BlockHash | None] | None) -> None:
+    """With the client's header chain: the header at ``height`` must be the one it holds.
+
+    Raises:
+        VerificationError: ``BUNDLE_HEADER_MISMATCH``.
+    """
+    if header_chain is not None:
+        known = header_chain(height)
+        if known is not None and known != block_hash:
+            raise VerificationError(ErrorCode.BUNDLE_HEADER_MISMATCH, "header is not the one at that height", height=height)
+
+
+def _verify_spv(
+    spv: SpvProof,
+    leaf: LogLeaf,
+    source: NamecoinSource,
+    *,
+    address: str,
+    network: Network,
+    checkpoint: note_mod.Checkpoint,
+    header_chain: Callable[[int], BlockHash | None] | None,
+) -> tuple[bytes, BlockHash]:
+    tx, header, auxpow = parse_spv(spv)
+    if tx.txid != source.txid:
+        raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "transaction does not hash to the leaf's txid")
+    if spv.height != source.height:
+        raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "SPV height is not the leaf's height")
+    try:
+        found = find_name_output(tx)
+    except WaypostError as exc:
+        raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, f"bad name transaction: {exc.message}") from exc
+    if found is None or found[0] != source.vout or found[1].name is None or found[1].value is None:
+        raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "no name output at the leaf's vout")
+    op = found[1]
+    assert op.name is not None and op.value is not None
+    if op.name != _namecoin_name_of_leaf(leaf.address):
+        raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "the name output is for another name")
+    if hashlib.sha256(op.value).digest() != leaf.record_hash:
+        raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "name value does not match the leaf's record hash")
+    block_hash = verify_spv_link(spv, tx, header, auxpow, network=network)
     if checkpoint.namecoin_height is not None and spv.height > checkpoint.namecoin_height:
         raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "block is above the checkpoint's Namecoin tip")
-    if header_chain is not None:
-        known = header_chain(spv.height)
-        if known is not None and known != block_hash:
-            raise VerificationError(
-                ErrorCode.BUNDLE_HEADER_MISMATCH, "header is not the one at that height", height=spv.height
-            )
+    check_header_chain(spv.height, block_hash, header_chain)
     return op.value, block_hash
 
 

@@ -40,6 +40,7 @@ from waypost.resolve.chainstore import ChainWriter
 from waypost.resolve.hook import default_log_key_path
 from waypost.resolve.bundle import bundle_to_json, encode_bundle
 from waypost.resolve.diagnose import diagnose
+from waypost.resolve.opchain import MAX_OPERATIONS_PAGE, encode_operations, operations_to_json
 from waypost.resolve.store import MAX_HEADERS, AddressView, ResolveReader
 
 __all__ = ["create_blueprint", "OPENAPI_PATHS", "MAX_REDIRECT_DEPTH", "reader_for_db", "chain_writer_for_db"]
@@ -349,6 +350,17 @@ def create_blueprint(
             }
         )
 
+    @bp.get("/v1/resolve/<path:address>/operations")
+    def operations(address: str) -> Response:
+        # SPV proofs of the name's current epoch, registration first (spec §6.2, docs/api.md)
+        canonical = _canonical_address(address)
+        start = _int_arg("start", 0) or 0
+        page = get_reader().operations(canonical, start=start)
+        mark_cacheable()
+        if request.accept_mimetypes.best_match(["application/json", _CBOR]) == _CBOR and _CBOR in request.headers.get("Accept", ""):
+            return Response(encode_operations(page), mimetype=_CBOR)
+        return jsonify(operations_to_json(page))
+
     @bp.get("/v1/headers")
     def headers() -> Response:
         start = _int_arg("start", 0) or 0
@@ -489,6 +501,19 @@ OPENAPI_PATHS: dict[str, object] = {
                           "409": _PROBLEM,
                           "413": _PROBLEM, "422": _PROBLEM, "503": _PROBLEM},
         },
+    },
+    "/v1/resolve/{address}/operations": {
+        "get": {
+            "summary": "SPV proofs of the name operations of a Namecoin-backed address's current epoch, from its "
+                       f"name_firstupdate to its latest operation, oldest first; at most {MAX_OPERATIONS_PAGE} per answer "
+                       "(page with start; total counts them all). Accept: application/cbor for CBOR",
+            "tags": ["resolve"],
+            "parameters": [_ADDR, {"name": "start", "in": "query", "schema": {"type": "integer", "minimum": 0},
+                                   "description": "index of the first operation in this answer (default 0)"}],
+            "responses": {"200": {"description": "operations", "content": {"application/json": {"schema": _OBJ},
+                                                                             _CBOR: {"schema": {"type": "string", "format": "binary"}}}},
+                          "400": _PROBLEM, "404": _PROBLEM, "422": _PROBLEM},
+        }
     },
     "/v1/headers": {
         "get": {

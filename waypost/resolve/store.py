@@ -25,6 +25,7 @@ from waypost.tlog import store as tstore
 from waypost.tlog.leaf import ChainSource, LogLeaf, NamecoinSource, address_key
 from waypost.resolve import chainstore, pipeline, spv
 from waypost.resolve.bundle import ProofBundle, SpvProof, leaf_address_for
+from waypost.resolve.opchain import MAX_OPERATIONS_PAGE, OperationsPage
 from waypost.resolve.snapshot import AddressSnapshot, decode_snapshot, finish_state
 
 __all__ = ["ResolveReader", "AddressView", "MAX_HEADERS"]
@@ -261,6 +262,36 @@ class ResolveReader:
         """Stored duplicity evidence of ``address``."""
         with self.snapshot():
             return chainstore.fetch_evidence(self.conn, address)
+
+    def operations(self, address: str, *, start: int = 0) -> OperationsPage:
+        """SPV proofs of the name operations of ``address``'s current epoch, oldest first.
+
+        The epoch starts at the ``name_firstupdate`` that registered the name (spec §6.2);
+        at most ``MAX_OPERATIONS_PAGE`` proofs from index ``start``.
+
+        Raises:
+            NotFoundError: ``NOT_FOUND`` for an address without Namecoin operations, or when
+                an operation's SPV data is not stored.
+        """
+        leaf_addr = leaf_address_for(address)
+        name = pipeline.name_of_address(leaf_addr)
+        if name is None:
+            raise NotFoundError(ErrorCode.NOT_FOUND, "not a Namecoin-backed address", address=address)
+        with self.snapshot():
+            history = list(self.names.fetch_history(name))
+            if not history:
+                raise NotFoundError(ErrorCode.NOT_FOUND, "address not found", address=address)
+            epoch = history[-1].epoch
+            ops = [r for r in history if r.epoch == epoch]
+            proofs: list[SpvProof] = []
+            for rec in ops[start : start + MAX_OPERATIONS_PAGE]:
+                row = spv.fetch_tx(self.conn, rec.txid, rec.height)
+                if row is None:
+                    raise NotFoundError(ErrorCode.NOT_FOUND, "no SPV data stored for an operation", address=address,
+                                        height=rec.height)
+                proofs.append(SpvProof(height=row.height, header=row.header, tx=row.tx, tx_index=row.tx_index,
+                                       branch=row.branch))
+        return OperationsPage(address=address, total=len(ops), start=min(start, len(ops)), proofs=tuple(proofs))
 
     def headers(self, start: int, count: int) -> list[tuple[int, bytes]]:
         """Stored full headers from ``start`` (at most ``MAX_HEADERS``)."""
