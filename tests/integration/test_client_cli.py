@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from waypost.cli import main
 from waypost.client.core import key_fingerprint
 from waypost.client.lookup import Client
 from waypost.client.state import ClientState
-from waypost.client.verify_cli import fetch_timeline
+from waypost.client.verify_cli import fetch_timeline, proven_timeline
 from waypost.demo import CHAIN_ADDRESS, DemoWorld, _key, carol_message, start_world
+from waypost.indexer.names import NameOpKind
+from waypost.registry.errors import ErrorCode, WaypostError
 from waypost.registry.keys import sign_message
 from waypost.tlog import note as note_mod
 
@@ -132,3 +136,61 @@ def test_verify_message_as_the_demo_prints_it(world: DemoWorld, tmp_path: Path, 
     assert "[key.not-at-time]" in capsys.readouterr().err
     assert main(base) == 1  # at the verified tip
     assert "[key.not-at-time]" in capsys.readouterr().err
+
+
+class _TamperingSession(requests.Session):
+    """Forwards to the real server and rewrites the operations answer (a lying server)."""
+
+    def __init__(self, edit: Callable[[list[object]], list[object]]) -> None:
+        super().__init__()
+        self.edit = edit
+
+    def get(self, url: str | bytes, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        resp = super().get(url, **kwargs)
+        if str(url).endswith("/operations"):
+            obj = json.loads(resp.content)
+            obj["operations"] = self.edit(obj["operations"])
+            obj["total"] = len(obj["operations"])
+            resp._content = json.dumps(obj).encode()
+        return resp
+
+
+def _client(world: DemoWorld, session: requests.Session | None = None) -> Client:
+    return Client([world.url], state=ClientState.in_memory(), log_verifiers=[note_mod.parse_vkey(world.log_vkey)],
+                  network="regtest", session=session)
+
+
+def test_operation_chain_proves_carols_key_timeline(world: DemoWorld) -> None:
+    client = _client(world)
+    ops = client.operations("carol@id.bit")
+    assert ops[0].kind is NameOpKind.FIRSTUPDATE and all(o.kind is NameOpKind.UPDATE for o in ops[1:])
+    res = client.resolve("carol@id.bit")
+    assert ops[-1].value == res.value and ops[-1].height == res.height
+    proven = proven_timeline(client, "carol@id.bit")
+    # the rotation is in the proven history, and agrees with the server's (unproven) history
+    assert len(proven) == 2 and proven == fetch_timeline(client, "carol@id.bit", ops[-1].value, res.height)
+    msg = carol_message(world)
+    assert proven[0].from_height <= msg.old_key_height < proven[0].to_height <= msg.rotated_height  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("edit", "code"),
+    [
+        (lambda ops: ops[1:], ErrorCode.OPCHAIN_NO_REGISTRATION),  # registration hidden
+        (lambda ops: ops[:-1], ErrorCode.OPCHAIN_NOT_LATEST),  # the newest operation (the rotation) hidden
+        (lambda ops: ops[::-1], ErrorCode.OPCHAIN_ORDER),
+        (lambda ops: [], ErrorCode.OPCHAIN_EMPTY),
+    ],
+)
+def test_lying_operations_answer_is_rejected(world: DemoWorld, edit: Callable[[list[object]], list[object]],
+                                             code: ErrorCode) -> None:
+    client = _client(world, _TamperingSession(edit))
+    with pytest.raises(WaypostError) as ei:
+        client.operations("carol@id.bit")
+    assert ei.value.code == code
+
+
+def test_operations_of_an_unregistered_address(world: DemoWorld) -> None:
+    with pytest.raises(WaypostError) as ei:
+        _client(world).operations("nobody@id.bit")
+    assert ei.value.code == ErrorCode.NOT_FOUND

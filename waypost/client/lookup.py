@@ -22,7 +22,10 @@ from waypost.registry.address import format_address, parse_address
 from waypost.registry.errors import ErrorCode, ParseError, UpstreamError, VerificationError, WaypostError
 from waypost.registry.profile import encode_profile
 from waypost.resolve.bundle import ProofBundle, VerifiedResolution, bundle_from_json, parse_bundle, verify_bundle
-from waypost.resolve.pipeline import domain_names
+from waypost.resolve.bundle import SpvProof, leaf_address_for
+from waypost.resolve.opchain import MAX_OPERATIONS, VerifiedOp, operations_from_json, verify_operation_chain
+from waypost.resolve.pipeline import domain_names, name_of_address
+from waypost.tlog.leaf import NamecoinSource
 from waypost.tlog import note as note_mod
 
 __all__ = ["Client", "ServerAnswer", "LOG_KEY_PATH"]
@@ -165,6 +168,45 @@ class Client:
             namecoin_height=best.checkpoint.checkpoint.namecoin_height,
             chain_seq=None if final.chain is None else final.chain.seq,
         )
+
+    def operations(self, address: str) -> tuple[VerifiedOp, ...]:
+        """The proven operations of ``address``'s Namecoin name since its registration, oldest first.
+
+        The first server's resolve bundle is verified first (its latest operation); then the
+        operation chain (``GET /v1/resolve/{address}/operations``, paged) is verified offline
+        and must end at that operation. ``local@name.bit`` addresses give the ``d/`` name's chain.
+
+        Raises:
+            ParseError: a bad address.
+            UpstreamError: ``NOT_FOUND`` (absence verified, or not Namecoin-backed),
+                ``CLIENT_HTTP`` / ``CLIENT_BAD_ANSWER``.
+            VerificationError: the bundle (``bundle.*``, ...) or the chain (``opchain.*``,
+                ``bundle.bad-spv``, ``bundle.weak-header``) does not verify.
+        """
+        canonical = format_address(parse_address(address))
+        leaf_addr = leaf_address_for(canonical)
+        name = name_of_address(leaf_addr)
+        if name is None:
+            raise UpstreamError(ErrorCode.NOT_FOUND, f"{canonical} is not a Namecoin-backed address")
+        server = self.servers[0]
+        latest = self._resolve_on(server, canonical).results[0]
+        if latest.leaf is None or not isinstance(latest.leaf.source, NamecoinSource):
+            raise UpstreamError(ErrorCode.NOT_FOUND, f"{canonical} is not registered (absence verified)")
+        proofs: list[SpvProof] = []
+        while True:
+            _, obj = fetch_json(self.session, server_url(server, "/v1/resolve/" + quote_address(canonical) + "/operations"),
+                                params={"start": str(len(proofs))} if proofs else None)
+            try:
+                page = operations_from_json(obj)
+            except ParseError as exc:
+                raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, f"malformed operations answer: {exc.message}",
+                                    server=server) from exc
+            if page.start != len(proofs) or page.total > MAX_OPERATIONS or (not page.proofs and len(proofs) < page.total):
+                raise UpstreamError(ErrorCode.CLIENT_BAD_ANSWER, "operations pages do not line up", server=server)
+            proofs.extend(page.proofs)
+            if len(proofs) >= page.total:
+                break
+        return verify_operation_chain(proofs, name=name, network=self.network, latest_txid=latest.leaf.source.txid)
 
     # --- per server ---------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """``waypost verify-message`` (shell): was the signing key the address's key when the message was signed?
 
 The address's latest record is verified with proofs (``Client``); its key timeline comes from
-the server's name history, whose newest entry must be that verified record.
+the name's operation chain since registration, each operation proven by SPV (``Client.operations``).
 Exit status: 0 valid, 1 not signed by the address's key at that time, 2 usage or network error.
 """
 
@@ -24,8 +24,9 @@ from waypost.registry.keys import KeySpan, verify_message_at
 from waypost.registry.model import BlockHash, Txid
 from waypost.resolve import pipeline
 from waypost.resolve.bundle import leaf_address_for
+from waypost.resolve.opchain import timeline_of
 
-__all__ = ["add_arguments", "run", "fetch_timeline", "parse_signature"]
+__all__ = ["add_arguments", "run", "fetch_timeline", "proven_timeline", "parse_signature"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +65,9 @@ def parse_signature(text: str) -> bytes:
 def fetch_timeline(client: Client, address: str, verified_value: bytes, verified_height: int | None) -> tuple[KeySpan, ...]:
     """The address's key timeline from the first server's name history, anchored on the verified record.
 
+    Only the newest history entry is proven (by the bundle); ``proven_timeline`` proves every
+    operation and is what ``waypost verify-message`` uses.
+
     Raises:
         UpstreamError: ``CLIENT_HTTP``, ``CLIENT_BAD_ANSWER`` (history does not end in the verified record).
     """
@@ -95,6 +99,17 @@ def fetch_timeline(client: Client, address: str, verified_value: bytes, verified
     return replayed[-1][0].timeline
 
 
+def proven_timeline(client: Client, address: str) -> tuple[KeySpan, ...]:
+    """The address's key timeline from its SPV-proven operation chain (registration to the latest operation).
+
+    Raises:
+        UpstreamError: ``NOT_FOUND``, ``CLIENT_HTTP``, ``CLIENT_BAD_ANSWER``.
+        VerificationError: the bundle or the operation chain does not verify (``opchain.*``, ``bundle.*``).
+    """
+    ops = client.operations(address)
+    return timeline_of(leaf_address_for(address), ops, network=client.network)
+
+
 def run(args: argparse.Namespace) -> int:
     """Verify and print the verdict; returns 0 valid, 1 invalid, 2 usage/network error."""
     try:
@@ -108,8 +123,7 @@ def run(args: argparse.Namespace) -> int:
         first = res.hops[0]
         if first.value is None:
             raise UpstreamError(ErrorCode.NOT_FOUND, f"{args.address} is not registered (absence verified)")
-        verified_height = res.height if len(res.hops) == 1 else None
-        timeline = fetch_timeline(client, args.address, first.value, verified_height)
+        timeline = proven_timeline(client, args.address)
         at = args.at if args.at is not None else res.namecoin_height
         if at is None:
             raise ParseError(ErrorCode.BAD_REQUEST, "the server's checkpoint has no Namecoin height; pass --at")
