@@ -25,6 +25,7 @@ from waypost.resolve.opchain import (
     verify_operation_chain,
 )
 from waypost.resolve.pipeline import address_of_name, replay
+from waypost.resolve import spv
 from waypost.resolve.store import ResolveReader
 from waypost.tlog import note as note_mod
 from waypost.tlog.leaf import NamecoinSource
@@ -145,6 +146,8 @@ def test_tampered_chains_are_rejected_by_code(indexed: tuple[Path, note_mod.Veri
     # a chain not ending at the bundle's latest op
     _expect(ErrorCode.OPCHAIN_NOT_LATEST, good[:-1], latest=ops[-1].txid)
     verify_operation_chain(good, name=b"id/alice", network="regtest", latest_txid=ops[-1].txid)
+    # a transaction that is not a Namecoin name transaction (version changed)
+    _expect(ErrorCode.OPCHAIN_NOT_NAME_OP, good[:1] + (replace(good[1], tx=_flip(good[1].tx, 0)),) + good[2:])
     # an empty chain
     _expect(ErrorCode.OPCHAIN_EMPTY, ())
     # a header chain that disagrees
@@ -180,3 +183,19 @@ def test_http_operations_endpoint(indexed: tuple[Path, note_mod.Verifier]) -> No
         assert resp.get_json()["code"] == code
     # the resolve answer itself is unchanged by the new route
     assert client.get("/v1/resolve/alice@id.bit").status_code == 200
+
+
+def test_a_second_registration_is_not_an_update(indexed: tuple[Path, note_mod.Verifier]) -> None:
+    db, _ = indexed
+    r = _reader(db)
+    history = r.names.fetch_history(b"d/expiring")
+    assert len({h.epoch for h in history}) == 2
+    rows = [spv.fetch_tx(r.conn, h.txid, h.height) for h in history]
+    proofs = tuple(SpvProof(height=x.height, header=x.header, tx=x.tx, tx_index=x.tx_index, branch=x.branch)
+                   for x in rows if x is not None)
+    assert len(proofs) == len(history)
+    # the old epoch's registration followed by the new one: not a chain of custody
+    _expect(ErrorCode.OPCHAIN_NOT_UPDATE, proofs, name=b"d/expiring")
+    # the served chain is the current epoch only, and it verifies
+    assert r.operations("expiring.bit").proofs == proofs[-1:]
+    verify_operation_chain(proofs[-1:], name=b"d/expiring", network="regtest")
