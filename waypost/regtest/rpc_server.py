@@ -26,6 +26,16 @@ __all__ = ["RpcServer"]
 log = logging.getLogger(__name__)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """socketserver prints a traceback to stderr when a client drops its connection;
+    that is routine for an RPC server (clients time out, load generators reset), so log it."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("connection from %s ended abruptly", client_address, exc_info=True)
+
+
 class RpcServer:
     """A threaded JSON-RPC server bound to 127.0.0.1.
 
@@ -39,8 +49,7 @@ class RpcServer:
         self.dispatcher = dispatcher
         self._auth = [base64.b64encode(c.encode()).decode() for c in credentials]
         handler = _make_handler(self)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _QuietServer(("127.0.0.1", port), handler)
         self.port = int(self.httpd.server_address[1])
         self._thread: threading.Thread | None = None
 
