@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from waypost.registry.address import AddressKind, format_address, parse_address
 from waypost.registry.chain import ChainState
 from waypost.registry.errors import ErrorCode, ParseError, ValidationError, VerificationError, WaypostError
 from waypost.registry.keys import MOVED_FROM_MEMBER, identity_from_chain, moved_from_of, verify_redirect
@@ -338,6 +339,26 @@ def verify_pin(pin: Pin | None, hop: Hop, *, accept_change: bool = False) -> Non
 # --- redirects ------------------------------------------------------------------------------
 
 
+# server-side bound (resolve.http.MAX_REDIRECT_DEPTH, registry.keys.follow_redirects)
+MAX_REDIRECT_HOPS = 4
+
+
+def _domain_local(address: str) -> str | None:
+    """The local part of a ``local@name.bit`` address (answered through ``d/name``), else None."""
+    try:
+        addr = parse_address(address)
+    except ParseError:
+        return None
+    return addr.local if addr.kind is AddressKind.NAMECOIN_D and addr.local else None
+
+
+def _canonical(text: str) -> str | None:
+    try:
+        return format_address(parse_address(text))
+    except ParseError:
+        return None
+
+
 def verify_hops(hops: Sequence[Hop], *, domain_names: Mapping[str, Mapping[str, str]] | None = None) -> None:
     """Check the redirect chain the server followed, from verified records only.
 
@@ -350,29 +371,47 @@ def verify_hops(hops: Sequence[Hop], *, domain_names: Mapping[str, Mapping[str, 
         VerificationError: ``CLIENT_BAD_ANSWER``, ``REDIRECT_BAD_SIGNATURE``.
         ValidationError: ``REDIRECT_UNCONFIRMED``, ``REDIRECT_LOOP``.
     """
+    # a domain step plus MAX_REDIRECT_HOPS redirects, plus the first address
+    if len(hops) > MAX_REDIRECT_HOPS + 2:
+        raise ValidationError(ErrorCode.REDIRECT_TOO_DEEP, "too many redirect hops", got=len(hops) - 1)
     seen: set[str] = set()
     for i, hop in enumerate(hops):
         if hop.address in seen:
             raise ValidationError(ErrorCode.REDIRECT_LOOP, "redirect loop", address=hop.address)
         seen.add(hop.address)
-        profile = profile_of(hop.value)
+        local = _domain_local(hop.address)
         if i + 1 == len(hops):
+            if local is not None and hop.value is not None:
+                # spec §1.4: a present d/ value answers local@name.bit only through its names entry
+                raise VerificationError(
+                    ErrorCode.CLIENT_BAD_ANSWER, "the domain's record is no answer for a local address",
+                    address=hop.address,
+                )
+            profile = profile_of(hop.value)
             if profile is not None and profile.redirect is not None:
                 raise VerificationError(
                     ErrorCode.CLIENT_BAD_ANSWER, "the server stopped before a redirect", address=hop.address
                 )
             return
         nxt = hops[i + 1]
-        if nxt.reason == "domain":
+        if local is not None or nxt.reason == "domain":
+            # spec §1.4: local@name.bit -> the d/ value's names[local], and only from such an address
             names = (domain_names or {}).get(hop.address, {})
-            if nxt.address not in names.values():
+            entry = names.get(local) if local is not None else None
+            if nxt.reason != "domain" or entry is None or _canonical(entry) != nxt.address:
                 raise VerificationError(
                     ErrorCode.CLIENT_BAD_ANSWER, "domain step not backed by the domain's record", address=hop.address
                 )
             continue
+        profile = profile_of(hop.value)
         if profile is None or profile.redirect is None or profile.redirect.to != nxt.address:
             raise VerificationError(
                 ErrorCode.CLIENT_BAD_ANSWER, "redirect step not backed by the record", address=hop.address
+            )
+        if nxt.reason != profile.redirect.reason.value:
+            # the reason shown to the user is the signed one, not the server's label
+            raise VerificationError(
+                ErrorCode.CLIENT_BAD_ANSWER, "redirect reason differs from the signed one", address=hop.address
             )
         verify_redirect(hop.address, profile.redirect, profile.key)
         target = profile_of(nxt.value)

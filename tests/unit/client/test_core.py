@@ -260,3 +260,62 @@ def test_chain_pin_survives_extension_and_rotation_but_not_a_rewrite() -> None:
     # dropping the enforced protocol in a later entry is still a downgrade
     dropped = _chain({"name": "Pat", "endpoints": {"email": "pat@example.org"}})
     assert code_of(core.verify_pin, p, _chain_hop(dropped, leaf_index=9)) == ErrorCode.POLICY_DOWNGRADE
+
+
+# --- adversarial review (issue 6): domain steps and hop metadata come from proven records ---
+
+
+def _d_value(names: dict[str, str]) -> bytes:
+    return json.dumps({"ip": "192.0.2.1", "waypost": {"names": names}}, separators=(",", ":")).encode()
+
+
+def _domain_hops(d_value: bytes, target: str, target_value: bytes) -> list[core.Hop]:
+    return [
+        core.Hop(address="alice@example.bit", value=d_value, epoch=0, leaf_index=1, verdict="accepted"),
+        core.Hop(address=target, value=target_value, epoch=0, leaf_index=2, verdict="accepted", reason="domain"),
+    ]
+
+
+def _dn(hops: list[core.Hop]) -> dict[str, dict[str, str]]:
+    from waypost.resolve.pipeline import domain_names
+
+    return {h.address: domain_names(h.value) for h in hops if h.value is not None and "@" in h.address}
+
+
+def test_domain_step_must_follow_the_local_parts_own_entry() -> None:
+    d = _d_value({"alice": "alice@id.bit", "mallory": "mallory@id.bit"})
+    good = _domain_hops(d, "alice@id.bit", signed_value("alice@id.bit", K1, K2))
+    core.verify_hops(good, domain_names=_dn(good))
+    # the d/ value names mallory too, but not for alice: a lying server may not send alice to mallory
+    bad = _domain_hops(d, "mallory@id.bit", signed_value("mallory@id.bit", ROGUE, K2))
+    assert code_of(core.verify_hops, bad, domain_names=_dn(bad)) == ErrorCode.CLIENT_BAD_ANSWER
+
+
+def test_local_at_domain_never_ends_at_the_domains_own_record() -> None:
+    d = _d_value({"bob": "bob@id.bit"})
+    only = _domain_hops(d, "bob@id.bit", b"")[:1]
+    assert code_of(core.verify_hops, only, domain_names=_dn(only)) == ErrorCode.CLIENT_BAD_ANSWER
+
+
+def test_domain_step_only_from_a_domain_address() -> None:
+    # an id/ record that happens to carry a waypost.names-like member is no domain
+    src = json.loads(signed_value("bob@id.bit", K1, K2))
+    src["waypost"]["names"] = {"bob": "robert@id.bit"}
+    hops = [
+        core.Hop(address="bob@id.bit", value=json.dumps(src).encode(), epoch=0, leaf_index=1, verdict="accepted"),
+        core.Hop(address="robert@id.bit", value=signed_value("robert@id.bit", K3, K2), epoch=0, leaf_index=2,
+                 verdict="accepted", reason="domain"),
+    ]
+    assert code_of(core.verify_hops, hops, domain_names=_dn(hops)) == ErrorCode.CLIENT_BAD_ANSWER
+
+
+def test_redirect_reason_shown_is_the_signed_one() -> None:
+    src = signed_value("bob@id.bit", K1, K2, redirect_to="robert@id.bit")
+    dst = signed_value("robert@id.bit", K3, K2, extra={"moved_from": ["bob@id.bit"]})
+    assert code_of(core.verify_hops, _hops(src, dst, reason="revoked")) == ErrorCode.CLIENT_BAD_ANSWER
+
+
+def test_too_many_hops_are_refused() -> None:
+    hops = [core.Hop(address=f"u{i}@id.bit", value=None, epoch=0, leaf_index=i, verdict=None,
+                     reason=None if i == 0 else "voluntary") for i in range(40)]
+    assert code_of(core.verify_hops, hops) in (ErrorCode.REDIRECT_TOO_DEEP,)
