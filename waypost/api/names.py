@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, quote
 from flask import Blueprint, Response, request
 
 from waypost.api.app import ApiContext, current_context
+from waypost.indexer.params import Network, name_expiration_depth
 from waypost.indexer.view import NameRecord
 from waypost.registry.errors import ErrorCode, NotFoundError, ParseError, ValidationError, WaypostError
 
@@ -50,19 +51,28 @@ def _text_or_none(data: bytes) -> str | None:
         return None
 
 
-def record_json(record: NameRecord, tip_height: int) -> dict[str, object]:
+def record_json(record: NameRecord, tip_height: int, network: str | None = None) -> dict[str, object]:
     """One name operation as the API shows it (the meanings of ``name_show`` at ``tip_height``).
 
     Args:
         record: the operation.
         tip_height: the indexed tip the answer is computed at.
+        network: the index's network. namecoin-core ``addExpirationInfo`` computes
+            ``expires_in = height + NameExpirationDepth(tip) - tip`` with the depth at the
+            *tip*; on mainnet/testnet that differs from ``expires_at_height - tip`` for
+            operations below height 48000 (old history entries). Without a network the
+            stored ``expires_at_height`` is used (exact for regtest's constant depth).
 
     Returns:
         ``name``/``value`` (text, or ``None`` when not valid UTF-8), their ``*_hex``, ``txid``
         (display hex), ``vout``, ``height``, ``address``, ``expires_in``, ``expired``.
     """
-    # namecoin-core names/common: expires_in = height + depth - tip; expired = expires_in <= 0.
-    expires_in = record.expires_at_height - tip_height
+    # namecoin-core rpc/names.cpp addExpirationInfo: expires_in = height + depth(tip) - tip;
+    # expired = expires_in <= 0.
+    if network is None:
+        expires_in = record.expires_at_height - tip_height
+    else:
+        expires_in = record.height + name_expiration_depth(Network(network), max(tip_height, 0)) - tip_height
     return {
         "name": _text_or_none(record.name),
         "name_hex": record.name.hex(),
@@ -174,7 +184,7 @@ def show_name(name: str) -> Response:
     record = ctx.reader().fetch_name(name_bytes)
     if record is None:
         raise NotFoundError(ErrorCode.NOT_FOUND, "this name was never registered (on the indexed chain)")
-    body = record_json(record, fresh.tip_height)
+    body = record_json(record, fresh.tip_height, ctx.network)
     body["freshness"] = fresh.to_json()
     return _respond(body)
 
@@ -211,7 +221,7 @@ def fast_show_name(ctx: ApiContext, path: str) -> tuple[bytes, list[tuple[str, s
     if record is None:
         return None
     # == _respond({**record_json(...), "freshness": ...}): the freshness JSON is pre-rendered
-    text = json.dumps(record_json(record, parts.fresh.tip_height), separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(record_json(record, parts.fresh.tip_height, ctx.network), separators=(",", ":"), ensure_ascii=False)
     body = (text[:-1] + ',"freshness":' + parts.json_text + "}").encode("utf-8")
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *parts.headers]
     return body, headers
@@ -227,7 +237,7 @@ def _history(name_bytes: bytes) -> Response:
         {
             "name": _text_or_none(name_bytes),
             "name_hex": name_bytes.hex(),
-            "history": [record_json(r, fresh.tip_height) for r in records],
+            "history": [record_json(r, fresh.tip_height, ctx.network) for r in records],
             "freshness": fresh.to_json(),
         }
     )
@@ -270,7 +280,7 @@ def list_names() -> Response:
         )
     return _respond(
         {
-            "names": [record_json(r, fresh.tip_height) for r in records],
+            "names": [record_json(r, fresh.tip_height, ctx.network) for r in records],
             "next": next_url,
             "next_after_hex": next_after_hex,
             "freshness": fresh.to_json(),

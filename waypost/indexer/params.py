@@ -10,7 +10,18 @@ from enum import StrEnum
 
 from waypost.registry.model import BlockHash
 
-__all__ = ["Network", "NetworkParams", "params_for", "name_expiration_depth"]
+__all__ = [
+    "Network",
+    "NetworkParams",
+    "params_for",
+    "name_expiration_depth",
+    "name_expires_at",
+    "name_is_expired",
+    "historic_bug",
+    "BUG_FULLY_IGNORE",
+    "BUG_FULLY_APPLY",
+    "BUG_IN_UTXO",
+]
 
 
 class Network(StrEnum):
@@ -136,8 +147,13 @@ def params_for(network: Network) -> NetworkParams:
 def name_expiration_depth(network: Network, height: int) -> int:
     """Blocks after its last update at which a name expires (namecoin-core ``NameExpirationDepth``).
 
-    Mainnet: 12000 below height 24000, then ``height - 12000`` up to 48000, then 36000
-    (the schedule keeps ``height - depth`` non-decreasing). Testnet: 36000. Regtest: 30.
+    namecoin-core ``consensus/params.h``: ``MainNetConsensus`` returns 12000 below height
+    24000, ``height - 12000`` below 48000, then 36000 (``height - depth`` never decreases,
+    which ``ExpireNames`` relies on). ``TestNetConsensus`` inherits that schedule (it only
+    overrides ``MinNameCoinAmount``); ``RegTestConsensus`` returns 30.
+
+    The height is the one at which expiry is *evaluated* (the spending block in
+    ``CheckNameTransaction``, the active tip in ``name_show``), not the name's update height.
 
     Args:
         network: the chain.
@@ -145,10 +161,63 @@ def name_expiration_depth(network: Network, height: int) -> int:
     """
     if network == Network.REGTEST:
         return 30
-    if network == Network.TESTNET:
-        return 36_000
     if height < 24_000:
         return 12_000
     if height < 48_000:
         return height - 12_000
     return 36_000
+
+
+def name_is_expired(network: Network, update_height: int, at_height: int) -> bool:
+    """namecoin-core ``isExpired(nPrevHeight, nHeight)``: ``prev + depth(nHeight) <= nHeight``.
+
+    Args:
+        network: the chain.
+        update_height: height of the name's last operation.
+        at_height: the height at which expiry is evaluated.
+    """
+    return update_height + name_expiration_depth(network, at_height) <= at_height
+
+
+def name_expires_at(network: Network, update_height: int) -> int:
+    """The first height at which a name last updated at ``update_height`` reads expired.
+
+    The smallest ``T >= update_height`` with ``name_is_expired(network, update_height, T)``.
+    Because ``T - depth(T)`` never decreases, every later height is expired too. On mainnet
+    and testnet this is ``update_height + 12000`` for updates up to height 12000 (they
+    expire before the ramp) and ``update_height + 36000`` after (during the ramp from 24000
+    to 48000 only updates up to 12000 expire), not ``update_height + depth(update_height)``.
+
+    Args:
+        network: the chain.
+        update_height: height of the name's last operation.
+    """
+    if network == Network.REGTEST:
+        return update_height + 30
+    if update_height <= 12_000:
+        return update_height + 12_000
+    return update_height + 36_000
+
+
+BUG_FULLY_IGNORE = "fully_ignore"  # namecoin-core BUG_FULLY_IGNORE: name effects not applied
+BUG_FULLY_APPLY = "fully_apply"  # BUG_FULLY_APPLY: checks skipped, the name update applied
+BUG_IN_UTXO = "in_utxo"  # BUG_IN_UTXO: checks skipped, name database untouched, coin kept
+
+
+def historic_bug(network: Network, height: int, txid_hex: str) -> str | None:
+    """namecoin-core ``CChainParams::IsHistoricBug``: the bug kind of ``(height, txid)`` or None.
+
+    Keyed by height *and* txid (as ``mapHistoricBugs``): the same txid at another height is
+    not a bug.
+
+    Args:
+        network: the chain.
+        height: the block height of the transaction.
+        txid_hex: the txid in display hex.
+    """
+    return _BUG_INDEX.get(network, {}).get((height, txid_hex))
+
+
+_BUG_INDEX: dict[Network, dict[tuple[int, str], str]] = {
+    net: {(h, txid): kind for h, txid, kind in p.historic_bugs} for net, p in _PARAMS.items()
+}

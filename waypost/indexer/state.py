@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from waypost.indexer.names import find_name_output, name_commitment, script_address
-from waypost.indexer.params import Network, name_expiration_depth
+from waypost.indexer.params import (
+    BUG_FULLY_APPLY,
+    Network,
+    historic_bug,
+    name_expiration_depth,
+    name_expires_at,
+)
 from waypost.indexer.view import NameRecord
 from waypost.indexer.wire import Block, encode_auxpow, encode_header, encode_tx, merkle_branches
 from waypost.registry.errors import ChainError, ErrorCode, ParseError
@@ -62,6 +68,7 @@ _OP_NAMES = {v: k for k, v in _OP_CODES.items()}
 MIN_FIRSTUPDATE_DEPTH = 12  # namecoin-core names/main.cpp: name_new must be 12 blocks deep
 MAX_NAME_BYTES = 255  # namecoin-core consensus MAX_NAME_LENGTH
 MAX_VALUE_BYTES = 1023  # namecoin-core consensus MAX_VALUE_LENGTH
+MAX_RAND_BYTES = 20  # namecoin-core CheckNameTransaction: "rand value is too large"
 GENESIS_STATE_ROOT = bytes(32)  # root "before" the first indexed block
 _ROOT_TAG = b"waypost/state-root/v1"
 _NAMECOIN_TX_VERSION = 0x7100  # namecoin-core NAMECOIN_TX_VERSION
@@ -201,6 +208,57 @@ def _bad(message: str, **fields: object) -> ChainError:
     return ChainError(ErrorCode.CHAIN_BAD_NAME_OP, message, **fields)
 
 
+def _check_op(
+    op: TxNameOp,
+    previous: NameRecord | None,
+    height: int,
+    view: StateView,
+    news_added: Mapping[Outpoint, NameNewEntry],
+    news_spent: list[NameNewEntry],
+    expiration_depth: Callable[[int], int],
+    commitment_of: Callable[[bytes, bytes], bytes] | None,
+) -> int:
+    """namecoin-core ``CheckNameTransaction`` for one firstupdate/update; returns its epoch.
+
+    A firstupdate's pending name_new is appended to ``news_spent``.
+    """
+    # namecoin-core CheckNameTransaction: names <= 255 bytes, values <= 1023 bytes (every height).
+    if len(op.name) > MAX_NAME_BYTES or len(op.value) > MAX_VALUE_BYTES:
+        raise _bad("name or value over the consensus limit", name=op.name.hex(), height=height)
+    if op.kind == OP_FIRSTUPDATE:
+        # namecoin-core: the firstupdate spends the name_new output; that output must be
+        # >= MIN_FIRSTUPDATE_DEPTH blocks deep and commit to hash160(rand || name).
+        new_entry = next(
+            (e for e in (view.name_new_at(p) for p in op.spent if p not in news_added) if e is not None),
+            None,
+        )
+        if new_entry is None:
+            raise _bad("name_firstupdate does not spend a pending name_new", name=op.name.hex(), height=height)
+        if height - new_entry.height < MIN_FIRSTUPDATE_DEPTH:
+            raise _bad("name_new not 12 blocks deep", name=op.name.hex(), height=height)
+        # namecoin-core: "rand value is too large" (> 20 bytes) at every height; "too short"
+        # (< 20) only under SCRIPT_VERIFY_NAMES_LONG_SALT, which old blocks predate.
+        if len(op.rand) > MAX_RAND_BYTES:
+            raise _bad("name_firstupdate rand over 20 bytes", name=op.name.hex(), height=height)
+        if commitment_of is not None and commitment_of(op.rand, op.name) != new_entry.commitment:
+            raise _bad("rand/name do not match the name_new commitment", name=op.name.hex(), height=height)
+        # namecoin-core: "NAME_FIRSTUPDATE on existing name" unless isExpired(prev, nHeight),
+        # i.e. prev + NameExpirationDepth(nHeight) <= nHeight (depth at the new height).
+        if previous is not None and previous.height + expiration_depth(height) > height:
+            raise _bad("name_firstupdate on an unexpired name", name=op.name.hex(), height=height)
+        news_spent.append(new_entry)
+        return 1 if previous is None else previous.epoch + 1
+    # namecoin-core: a name_update spends the name's current output (its name input) and
+    # "NAME_UPDATE on an expired name" is refused (isExpired at the update's height).
+    if previous is None:
+        raise _bad("name_update of an unknown name", name=op.name.hex(), height=height)
+    if Outpoint(txid=previous.txid, vout=previous.vout) not in op.spent:
+        raise _bad("name_update does not spend the name's output", name=op.name.hex(), height=height)
+    if previous.height + expiration_depth(height) <= height:
+        raise _bad("name_update of an expired name", name=op.name.hex(), height=height)
+    return previous.epoch
+
+
 def connect_ops(
     view: StateView,
     *,
@@ -209,6 +267,8 @@ def connect_ops(
     ops: Iterable[TxNameOp],
     expiration_depth: Callable[[int], int],
     commitment_of: Callable[[bytes, bytes], bytes] | None = None,
+    expires_at: Callable[[int], int] | None = None,
+    historic_bug_of: Callable[[Txid], str | None] | None = None,
 ) -> tuple[NameDelta, Undo]:
     """Apply the name operations of one block, in block order.
 
@@ -220,9 +280,16 @@ def connect_ops(
         block_hash: the block's hash (wire order).
         height: the block's height.
         ops: the block's name operations in transaction order.
-        expiration_depth: ``height -> blocks`` (namecoin-core ``getExpirationDepth``).
+        expiration_depth: ``height -> blocks`` (namecoin-core ``NameExpirationDepth``),
+            evaluated at the block's height as ``isExpired`` does.
         commitment_of: ``(rand, name) -> hash160(rand || name)``; when given, each
             firstupdate's commitment is checked against its ``name_new``.
+        expires_at: ``update height -> first expired height`` stored as
+            ``expires_at_height`` (default ``h + expiration_depth(h)``, right for a
+            constant depth; ``params.name_expires_at`` for the mainnet ramp).
+        historic_bug_of: ``txid -> bug kind`` of namecoin-core ``IsHistoricBug`` at this
+            height: every kind skips the checks; all but ``fully_apply`` leave the name
+            state unchanged (``ApplyNameTransaction`` returns early).
 
     Returns:
         The delta to write and the undo to keep.
@@ -246,43 +313,44 @@ def connect_ops(
         current[name] = rec
         return rec
 
+    def expiry(h: int) -> int:
+        return expires_at(h) if expires_at is not None else h + expiration_depth(h)
+
+    def consume_news(op: TxNameOp) -> None:
+        # a bug tx spends its inputs like any other: drop the name_news it spends
+        for p in op.spent:
+            if p in news_added:
+                news_spent.append(news_added.pop(p))
+                continue
+            entry = view.name_new_at(p)
+            if entry is not None and entry not in news_spent:
+                news_spent.append(entry)
+
     for op in ops:
+        bug = historic_bug_of(op.txid) if historic_bug_of is not None and op.kind != OP_NEW else None
+        if bug is not None and bug != BUG_FULLY_APPLY:
+            # namecoin-core ApplyNameTransaction: historic bugs other than BUG_FULLY_APPLY
+            # are not applied to the name database (BUG_FULLY_IGNORE also makes the name
+            # output unspendable; BUG_IN_UTXO leaves it in the UTXO set).
+            consume_news(op)
+            continue
         if op.kind == OP_NEW:
             entry = NameNewEntry(commitment=op.commitment, txid=op.txid, vout=op.vout, height=height)
             news_added[entry.outpoint] = entry
             continue
         if op.kind not in (OP_FIRSTUPDATE, OP_UPDATE):
             raise _bad(f"unknown name op kind {op.kind!r}", txid=op.txid.hex())
-        # namecoin-core CheckNameTransaction: names <= 255 bytes, values <= 1023 bytes.
-        if len(op.name) > MAX_NAME_BYTES or len(op.value) > MAX_VALUE_BYTES:
-            raise _bad("name or value over the consensus limit", name=op.name.hex(), height=height)
         previous = lookup(op.name)
-        if op.kind == OP_FIRSTUPDATE:
-            # namecoin-core: the firstupdate spends the name_new output; that output must be
-            # >= MIN_FIRSTUPDATE_DEPTH blocks deep and commit to hash160(rand || name).
-            new_entry = next(
-                (e for e in (view.name_new_at(p) for p in op.spent if p not in news_added) if e is not None),
-                None,
-            )
-            if new_entry is None:
-                raise _bad("name_firstupdate does not spend a pending name_new", name=op.name.hex(), height=height)
-            if height - new_entry.height < MIN_FIRSTUPDATE_DEPTH:
-                raise _bad("name_new not 12 blocks deep", name=op.name.hex(), height=height)
-            if commitment_of is not None and commitment_of(op.rand, op.name) != new_entry.commitment:
-                raise _bad("rand/name do not match the name_new commitment", name=op.name.hex(), height=height)
-            # namecoin-core: "name_firstupdate on an unexpired name" (depth taken at the new height).
-            if previous is not None and previous.height + expiration_depth(height) > height:
-                raise _bad("name_firstupdate on an unexpired name", name=op.name.hex(), height=height)
-            news_spent.append(new_entry)
-            epoch = 1 if previous is None else previous.epoch + 1
-        else:
-            # namecoin-core: a name_update spends the name's current output (its name input),
-            # which exists only while the name is unexpired.
+        if bug is not None:
+            # BUG_FULLY_APPLY: CheckNameTransaction is skipped, the name output applied as is
+            # (mainnet 99381: a name_update with both a name_new and a firstupdate input).
+            consume_news(op)
             if previous is None:
-                raise _bad("name_update of an unknown name", name=op.name.hex(), height=height)
-            if Outpoint(txid=previous.txid, vout=previous.vout) not in op.spent:
-                raise _bad("name_update does not spend the name's output", name=op.name.hex(), height=height)
-            epoch = previous.epoch
+                epoch = 1
+            else:
+                epoch = previous.epoch + 1 if op.kind == OP_FIRSTUPDATE else previous.epoch
+        else:
+            epoch = _check_op(op, previous, height, view, news_added, news_spent, expiration_depth, commitment_of)
         record = NameRecord(
             name=op.name,
             value=op.value,
@@ -293,7 +361,7 @@ def connect_ops(
             tx_index=op.tx_index,
             op=op.kind,
             address=op.address,
-            expires_at_height=height + expiration_depth(height),
+            expires_at_height=expiry(height),
             epoch=epoch,
         )
         events.append(NameEvent(record=record, previous=previous, is_new_registration=op.kind == OP_FIRSTUPDATE))
@@ -478,8 +546,21 @@ def _connect_network_ops(
     def depth(h: int) -> int:
         return name_expiration_depth(net, h)
 
+    def expires(h: int) -> int:
+        return name_expires_at(net, h)
+
+    def bug_of(txid: Txid) -> str | None:
+        return historic_bug(net, height, txid[::-1].hex())
+
     return connect_ops(
-        view, block_hash=block_hash, height=height, ops=ops, expiration_depth=depth, commitment_of=name_commitment
+        view,
+        block_hash=block_hash,
+        height=height,
+        ops=ops,
+        expiration_depth=depth,
+        commitment_of=name_commitment,
+        expires_at=expires,
+        historic_bug_of=bug_of,
     )
 
 
