@@ -49,6 +49,7 @@ __all__ = [
 
 BUNDLE_VERSION = 1
 _MAX_PROOF = 64  # hashes in an inclusion/consistency proof (tree size < 2**63)
+MAX_CLOCK_SKEW_S = 300  # a cosignature this far ahead of the client's clock still counts as fresh
 _MAX_BRANCH = 32  # Bitcoin merkle branch: < 2**32 transactions
 _ALLOWED_KEYS = frozenset({"v", "cp", "mp", "leaf", "li", "ip", "spv", "ss", "cs", "pc"})
 
@@ -596,11 +597,15 @@ def _verify_chain(raw: Sequence[bytes], leaf: LogLeaf, source: ChainSource) -> C
 
 def _check_cosignature_age(note: str, witnesses: Sequence[note_mod.Verifier], k: int, now_s: int, max_age_s: int) -> None:
     _, sigs = note_mod.split_note(note)
-    known = {(v.name, v.key_id) for v in witnesses}
+    known = {(v.name, v.key_id): bytes(v.public_key) for v in witnesses}
+    # Fresh: not older than max_age_s and not from the future (beyond clock skew): a
+    # future-dated cosignature would keep an old checkpoint "fresh" forever. Distinct
+    # witnesses are distinct keys. (Signatures were verified by verify_cosignatures.)
     fresh = {
-        (s.name, s.key_id)
+        known[(s.name, s.key_id)]
         for s in sigs
-        if (s.name, s.key_id) in known and len(s.sig) == 72 and now_s - note_mod.cosignature_time_s(s) <= max_age_s
+        if (s.name, s.key_id) in known and len(s.sig) == 72
+        and -MAX_CLOCK_SKEW_S <= now_s - note_mod.cosignature_time_s(s) <= max_age_s
     }
     if len(fresh) < k:
         raise VerificationError(ErrorCode.WITNESS_QUORUM, "too few recent cosignatures", got=len(fresh), expected=k)

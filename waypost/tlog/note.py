@@ -381,6 +381,16 @@ def _parse_decimal(text: str, what: str) -> int:
     return int(text)
 
 
+def _b64_hash(text: str, what: str) -> bytes:
+    try:
+        data = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
+        raise ParseError(ErrorCode.CHECKPOINT_BAD, f"bad {what}") from exc
+    if _b64(data) != text:  # canonical spelling only (no stray padding bits)
+        raise ParseError(ErrorCode.CHECKPOINT_BAD, f"non-canonical base64 in {what}")
+    return data
+
+
 def parse_checkpoint(text: str) -> Checkpoint:
     """Parse a checkpoint note text (signature lines already removed).
 
@@ -393,33 +403,35 @@ def parse_checkpoint(text: str) -> Checkpoint:
     if len(lines) < 3 or any(not line for line in lines):
         raise ParseError(ErrorCode.CHECKPOINT_BAD, "checkpoint needs origin, size and root, no empty lines")
     origin, size_text, root_b64 = lines[:3]
-    try:
-        root_hash = base64.b64decode(root_b64.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
-        raise ParseError(ErrorCode.CHECKPOINT_BAD, "bad root hash") from exc
+    root_hash = _b64_hash(root_b64, "root hash")
     map_root: bytes | None = None
     height: int | None = None
     block_hash: BlockHash | None = None
     time_s: int | None = None
     other: list[str] = []
+    seen: set[str] = set()
     for line in lines[3:]:
         word, _, rest = line.partition(" ")
-        if word == _MAP_EXT and map_root is None:
-            try:
-                map_root = base64.b64decode(rest.encode("ascii"), validate=True)
-            except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
-                raise ParseError(ErrorCode.CHECKPOINT_BAD, "bad map root") from exc
-        elif word == _NAMECOIN_EXT and height is None:
+        if word in (_MAP_EXT, _NAMECOIN_EXT, _TIME_EXT):
+            # One signed note, one meaning: a second map root / tip / time line would let
+            # clients that pick different lines see different states under one signature.
+            if word in seen:
+                raise ParseError(ErrorCode.CHECKPOINT_BAD, f"duplicate {word} line")
+            seen.add(word)
+        if word == _MAP_EXT:
+            map_root = _b64_hash(rest, "map root")
+        elif word == _NAMECOIN_EXT:
             h_text, _, hash_hex = rest.partition(" ")
             height = _parse_decimal(h_text, "namecoin height")
             try:
                 raw = bytes.fromhex(hash_hex)
             except ValueError as exc:
                 raise ParseError(ErrorCode.CHECKPOINT_BAD, "bad namecoin block hash") from exc
-            if len(raw) != 32 or hash_hex != hash_hex.lower():
+            # exactly 64 lowercase hex digits (bytes.fromhex would also skip spaces)
+            if len(hash_hex) != 64 or len(raw) != 32 or hash_hex != hash_hex.lower():
                 raise ParseError(ErrorCode.CHECKPOINT_BAD, "bad namecoin block hash")
             block_hash = BlockHash(raw[::-1])
-        elif word == _TIME_EXT and time_s is None:
+        elif word == _TIME_EXT:
             time_s = _parse_decimal(rest, "checkpoint time")
         else:
             other.append(line)
@@ -485,14 +497,15 @@ def verify_cosignatures(note: str, witness_vkeys: Sequence[Verifier], k: int) ->
     """
     text, sigs = split_note(note)
     known = {(v.name, v.key_id): v for v in witness_vkeys if v.alg == ALG_COSIGNATURE_V1}
-    good: set[tuple[str, bytes]] = set()
+    # distinct witnesses are distinct public keys: one key listed under two names counts once
+    good: set[bytes] = set()
     for s in sigs:
         v = known.get((s.name, s.key_id))
         if v is None:
             continue
         if not _verify_sig(v, text, s.sig):
             raise VerificationError(ErrorCode.NOTE_BAD_SIGNATURE, f"bad cosignature from {s.name}", key=s.name)
-        good.add((s.name, s.key_id))
+        good.add(bytes(v.public_key))
     if len(good) < k:
         raise VerificationError(ErrorCode.WITNESS_QUORUM, f"{len(good)} of {k} required witness cosignatures", expected=k, got=len(good))
 

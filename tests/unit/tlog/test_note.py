@@ -241,3 +241,47 @@ def test_checkpoint_time_line_round_trips() -> None:
     with pytest.raises(ParseError) as err:
         n.parse_checkpoint(text.replace("1700000000", "01700000000"))
     assert err.value.code is ErrorCode.CHECKPOINT_BAD
+
+
+# --- adversarial review (issue 6) -----------------------------------------------------------
+
+_ROOT = "A" * 43 + "="
+_MAP = "waypost-map " + "A" * 43 + "="
+_MAP2 = "waypost-map " + "B" * 43 + "="
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        # two map roots in one signed note: clients taking the first and the last would see two maps
+        [_MAP, _MAP2],
+        ["namecoin 1 " + "00" * 32, "namecoin 2 " + "11" * 32],
+        ["waypost-time 5", "waypost-time 6"],
+        # bytes.fromhex skips spaces: one tip, several spellings
+        ["namecoin 1 " + "00 " * 31 + "00"],
+    ],
+)
+def test_ambiguous_extension_lines_are_refused(extra: list[str]) -> None:
+    text = "\n".join(["o", "1", _ROOT, *extra]) + "\n"
+    with pytest.raises(ParseError) as e:
+        n.parse_checkpoint(text)
+    assert e.value.code == ErrorCode.CHECKPOINT_BAD
+
+
+def test_one_witness_key_under_two_names_counts_once() -> None:
+    cp = _cp(5, b"\x33" * 32, map_root=b"\x44" * 32)
+    alias = n.signer_from_seed("witness.example/alias", b"\x01" * 32, n.ALG_COSIGNATURE_V1)  # W1's key
+    note = n.sign_note(n.encode_checkpoint(cp), LOG)
+    note = n.add_signature_lines(note, n.cosign(cp, W1, 1_700_000_000) + n.cosign(cp, alias, 1_700_000_000))
+    with pytest.raises(VerificationError) as e:
+        n.verify_cosignatures(note, [W1.verifier, alias.verifier], 2)
+    assert e.value.code == ErrorCode.WITNESS_QUORUM
+
+
+def test_duplicated_cosignature_line_counts_once() -> None:
+    cp = _cp(5, b"\x33" * 32, map_root=b"\x44" * 32)
+    line = n.cosign(cp, W1, 1_700_000_000)
+    note = n.add_signature_lines(n.sign_note(n.encode_checkpoint(cp), LOG), line + line)
+    with pytest.raises(VerificationError) as e:
+        n.verify_cosignatures(note, [W1.verifier, W2.verifier], 2)
+    assert e.value.code == ErrorCode.WITNESS_QUORUM
