@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from waypost.indexer.names import find_name_output, name_commitment, script_address
+from waypost.indexer.names import NameOpKind, find_name_output, name_commitment, parse_name_script, script_address
 from waypost.indexer.params import (
     BUG_FULLY_APPLY,
     Network,
@@ -20,7 +20,7 @@ from waypost.indexer.params import (
     name_expires_at,
 )
 from waypost.indexer.view import NameRecord
-from waypost.indexer.wire import Block, encode_auxpow, encode_header, encode_tx, merkle_branches
+from waypost.indexer.wire import Block, Tx, encode_auxpow, encode_header, encode_tx, merkle_branches
 from waypost.registry.errors import ChainError, ErrorCode, ParseError
 from waypost.registry.model import BlockHash, Txid
 
@@ -411,6 +411,30 @@ def disconnect_ops(undo: Undo) -> NameDelta:
     )
 
 
+# Mainnet blocks up to height 212500 (LenientVersionCheck, ~2014) hold non-Namecoin-version
+# txs with NAME_NEW outputs, accepted then and listed as BUG_FULLY_IGNORE in namecoin-core
+# (98318 ... 204151). Their name_new coins stay in the UTXO set and a later firstupdate may
+# spend them, so they are pending name_news here too. Later blocks are not scanned (a name
+# output in a non-Namecoin tx is invalid there): a header time before 2016-01-01 covers
+# every such block with a wide margin and keeps the scan off the rest of the chain.
+_LEGACY_NAME_NEW_BEFORE_TIME = 1_451_606_400
+
+
+def _legacy_name_news(tx_index: int, tx: Tx) -> list[TxNameOp]:
+    out: list[TxNameOp] = []
+    for vout, txout in enumerate(tx.outputs):
+        script = txout.script
+        if script[:1] != b"\x51":
+            continue
+        try:
+            op = parse_name_script(script)
+        except ParseError:
+            continue
+        if op is not None and op.kind == NameOpKind.NEW and op.commitment is not None:
+            out.append(TxNameOp(tx_index=tx_index, txid=tx.txid, vout=vout, kind=OP_NEW, commitment=bytes(op.commitment)))
+    return out
+
+
 def extract_name_ops(block: Block, network: str) -> tuple[TxNameOp, ...]:
     """The name operations of ``block`` in transaction order (parses each output script).
 
@@ -422,9 +446,14 @@ def extract_name_ops(block: Block, network: str) -> tuple[TxNameOp, ...]:
         One ``TxNameOp`` per Namecoin transaction that carries a name output.
     """
     out: list[TxNameOp] = []
+    legacy = network == "mainnet" and block.header.time_s < _LEGACY_NAME_NEW_BEFORE_TIME
     for tx_index, tx in enumerate(block.txs):
         if tx.version != _NAMECOIN_TX_VERSION:
-            continue  # namecoin-core CheckNameTransaction: only these carry name outputs (most txs)
+            # namecoin-core CheckNameTransaction: only these carry name outputs (most txs),
+            # but for the mainnet historic bugs (see _legacy_name_news)
+            if legacy and tx_index:
+                out.extend(_legacy_name_news(tx_index, tx))
+            continue
         found = find_name_output(tx)
         if found is None:
             continue

@@ -19,7 +19,7 @@ from waypost.indexer.params import (
     name_is_expired,
 )
 from waypost.registry.errors import ChainError, ErrorCode
-from waypost.registry.model import BlockHash, Txid
+from waypost.registry.model import BlockHash, Hash160, Txid
 
 
 def _txid(n: int) -> Txid:
@@ -217,3 +217,51 @@ def test_fully_apply_bug_is_applied_without_checks() -> None:
     assert [e.record.value for e in delta.events] == [b"two"]
     # the name_new it spent is gone, as the coin is in namecoind
     assert st.Outpoint(txid=_txid(3), vout=0) not in view.news
+
+
+# --- name_news in non-Namecoin transactions (mainnet, before the end of LenientVersionCheck) ---------
+
+from waypost.indexer.names import NameOp, NameOpKind, encode_name_script  # noqa: E402
+from waypost.indexer.wire import Block, BlockHeader, OutPoint, Tx, TxIn, TxOut  # noqa: E402
+
+_P2PKH = b"\x76\xa9\x14" + bytes(20) + b"\x88\xac"
+
+
+def _block(txs: list[Tx], time_s: int, n: int) -> Block:
+    header = BlockHeader(version=1, prev_hash=_bh(n - 1), merkle_root=bytes(32), time_s=time_s, bits=0x1D00FFFF, nonce=n)
+    return Block(header=header, auxpow=None, txs=tuple(txs))
+
+
+def _tx(version: int, script: bytes, spend: Txid | None = None, n: int = 0) -> Tx:
+    prev = OutPoint(txid=spend if spend is not None else _txid(5000 + n), vout=0)
+    return Tx.create(
+        version=version,
+        inputs=[TxIn(prevout=prev, script_sig=b"", sequence=0xFFFFFFFF)],
+        outputs=[TxOut(value_sat=1_000_000, script=script)],
+    )
+
+
+def test_name_new_in_old_non_namecoin_tx_can_be_firstupdated_on_mainnet() -> None:
+    # namecoin-core addBug(98318, ..., BUG_FULLY_IGNORE): "non-Namecoin txs with just NAME_NEWs".
+    # The name_new coin stays in the UTXO set and a later NAME_FIRSTUPDATE may spend it
+    # (CheckNameTransaction only looks at the input's script).
+    rand = b"\x05" * 8
+    new_script = encode_name_script(
+        NameOp(kind=NameOpKind.NEW, name=None, value=None, rand=None, commitment=Hash160(_commit(rand, b"d/legacy")), address_script=_P2PKH)
+    )
+    legacy = _tx(1, new_script)
+    first_script = encode_name_script(
+        NameOp(kind=NameOpKind.FIRSTUPDATE, name=b"d/legacy", value=b"v", rand=rand, commitment=None, address_script=_P2PKH)
+    )
+    first = _tx(0x7100, first_script, spend=legacy.txid)
+    view = st.DictStateView()
+    old_time = 1_300_000_000  # 2011
+    d1, _ = st.connect_block(view, _block([_tx(1, b"\x51", n=1), legacy], old_time, 98_318), 98_318, "mainnet")
+    st.apply_delta_to_dicts(view, d1)
+    assert [e.txid for e in d1.news_added] == [legacy.txid]
+    d2, _ = st.connect_block(view, _block([_tx(1, b"\x51", n=2), first], old_time + 7200, 98_330), 98_330, "mainnet")
+    st.apply_delta_to_dicts(view, d2)
+    assert view.names[b"d/legacy"].value == b"v" and view.news == {}
+    # regtest/testnet (and mainnet blocks after the lenient era) never carry them: not scanned
+    assert st.extract_name_ops(_block([legacy], old_time, 5), "regtest") == ()
+    assert st.extract_name_ops(_block([legacy], 1_700_000_000, 5), "mainnet") == ()
