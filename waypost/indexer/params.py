@@ -147,10 +147,11 @@ def params_for(network: Network) -> NetworkParams:
 def name_expiration_depth(network: Network, height: int) -> int:
     """Blocks after its last update at which a name expires (namecoin-core ``NameExpirationDepth``).
 
-    namecoin-core ``consensus/params.h``: ``MainNetConsensus`` returns 12000 below height
-    24000, ``height - 12000`` below 48000, then 36000 (``height - depth`` never decreases,
-    which ``ExpireNames`` relies on). ``TestNetConsensus`` inherits that schedule (it only
-    overrides ``MinNameCoinAmount``); ``RegTestConsensus`` returns 30.
+    namecoin-core (``CMainParams::NameExpirationDepth``, now ``MainNetConsensus`` in
+    ``consensus/params.h``): 12000 below height 24000, ``height - 12000`` below 48000, then
+    36000 (``height - depth`` never decreases, which ``ExpireNames`` relies on). Testnet
+    inherits that schedule (``CTestNetParams`` overrides only ``MinNameCoinAmount`` and
+    ``LenientVersionCheck``); regtest overrides it with 30.
 
     The height is the one at which expiry is *evaluated* (the spending block in
     ``CheckNameTransaction``, the active tip in ``name_show``), not the name's update height.

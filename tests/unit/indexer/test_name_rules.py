@@ -265,3 +265,21 @@ def test_name_new_in_old_non_namecoin_tx_can_be_firstupdated_on_mainnet() -> Non
     # regtest/testnet (and mainnet blocks after the lenient era) never carry them: not scanned
     assert st.extract_name_ops(_block([legacy], old_time, 5), "regtest") == ()
     assert st.extract_name_ops(_block([legacy], 1_700_000_000, 5), "mainnet") == ()
+
+
+def test_api_routes_compute_expires_in_with_the_network_depth_at_tip() -> None:
+    # GET /v1/names/{name} (fast path and Flask) and /history on a mainnet index at tip 40000:
+    # name_show's expires_in = height + depth(40000) - 40000 with depth(40000) = 28000.
+    from tests.fakereader import FakeReader, make_record
+    from waypost.api.app import ApiConfig, create_app
+
+    reader = FakeReader()
+    reader.add(make_record(b"d/old", b"a", 5_000, expiry=12_000)).add(make_record(b"d/old", b"b", 30_000, expiry=36_000))
+    reader.at_tip(40_000, network="mainnet")
+    app = create_app(reader_factory=lambda: reader, network="mainnet", now=lambda: 1_700_000_000.0, config=ApiConfig(status_cache_s=0))
+    client = app.test_client()
+    for url in ("/v1/names/d/old", "/v1/names/d/old?name_encoding=utf8"):
+        body = client.get(url).get_json()
+        assert (body["expires_in"], body["expired"]) == (30_000 + 28_000 - 40_000, False), url
+    hist = client.get("/v1/names/d/old/history").get_json()["history"]
+    assert [(h["expires_in"], h["expired"]) for h in hist] == [(5_000 + 28_000 - 40_000, True), (18_000, False)]
