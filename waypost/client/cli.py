@@ -90,6 +90,7 @@ def resolution_json(r: Resolution) -> dict[str, object]:
         "address": r.address,
         "resolved_address": r.resolved_address,
         "present": r.present,
+        "expired": r.expired,
         "verified": True,
         "endpoints": dict(r.endpoints),
         "key_fingerprint": None if key is None else key_fingerprint(key),
@@ -109,6 +110,9 @@ def _print_human(r: Resolution) -> None:
     print(f"address:   {r.address}", file=out)
     for h in r.hops[1:]:
         print(f"  -> {h.address} ({h.reason})", file=out)
+    if r.expired:
+        print(f"status:    EXPIRED: last operation at height {r.height}, Namecoin no longer knows the name;"
+              " its last record below is history, not a live identity", file=out)
     if not r.present:
         print("status:    not registered (absence proven by the log's state map)", file=out)
     else:

@@ -97,6 +97,9 @@ class Resolution:
     witnesses: int = 0
     namecoin_height: int | None = None  # the Namecoin tip the checkpoint was built from
     chain_seq: int | None = None  # private chains: seq of the latest (verified) entry
+    # the Namecoin name's last operation expired at the signed checkpoint's Namecoin tip:
+    # ``value``/``profile`` are then its last (proven) record, no longer a live identity
+    expired: bool = False
 
     @property
     def endpoints(self) -> tuple[tuple[str, str], ...]:

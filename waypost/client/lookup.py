@@ -167,6 +167,7 @@ class Client:
             witnesses=self.min_witnesses,
             namecoin_height=best.checkpoint.checkpoint.namecoin_height,
             chain_seq=None if final.chain is None else final.chain.seq,
+            expired=final.expired,
         )
 
     def operations(self, address: str) -> tuple[VerifiedOp, ...]:

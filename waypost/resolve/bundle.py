@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from waypost.indexer import wire
 from waypost.indexer.names import find_name_output
-from waypost.indexer.params import Network, params_for
+from waypost.indexer.params import Network, name_expiration_depth, params_for
 from waypost.registry import merkle
 from waypost.registry.address import AddressKind, parse_address
 from waypost.registry.address import address_public_key
@@ -129,6 +129,11 @@ class VerifiedResolution:
     height: int | None = None
     block_hash: BlockHash | None = None
     chain: ChainState | None = None
+    # Namecoin leaves: the name's last operation expires at this height (namecoin-core
+    # CNameData::isExpired, depth at the checkpoint's tip); ``expired`` when the signed
+    # checkpoint's Namecoin tip has reached it: Namecoin no longer knows the name.
+    expires_at_height: int | None = None
+    expired: bool = False
 
 
 @functools.lru_cache(maxsize=4096)
@@ -541,6 +546,8 @@ def verify_bundle(
     value: bytes | None = None
     height: int | None = None
     block_hash: BlockHash | None = None
+    expires_at: int | None = None
+    expired = False
     if isinstance(leaf.source, NamecoinSource):
         if bundle.spv is None:
             raise VerificationError(ErrorCode.BUNDLE_MISSING_SPV, "Namecoin leaf without SPV proof")
@@ -548,6 +555,9 @@ def verify_bundle(
             bundle.spv, leaf, leaf.source, address=address, network=net, checkpoint=cp, header_chain=header_chain
         )
         height = leaf.source.height
+        if cp.namecoin_height is not None:
+            expires_at = height + name_expiration_depth(net, cp.namecoin_height)
+            expired = cp.namecoin_height >= expires_at
     elif bundle.spv is not None:
         raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "SPV proof on a private-chain leaf")
     chain: ChainState | None = None
@@ -568,6 +578,8 @@ def verify_bundle(
         height=height,
         block_hash=block_hash,
         chain=chain,
+        expires_at_height=expires_at,
+        expired=expired,
     )
 
 
