@@ -17,12 +17,12 @@ from waypost.client import core
 from waypost.client.http import fetch, fetch_json, quote_address, server_url
 from waypost.client.state import ClientState, save_evidence
 from waypost.indexer import wire
-from waypost.indexer.params import Network, params_for
+from waypost.indexer.params import Network
 from waypost.registry.address import format_address, parse_address
 from waypost.registry.errors import ErrorCode, ParseError, UpstreamError, VerificationError, WaypostError
 from waypost.registry.profile import encode_profile
 from waypost.resolve.bundle import ProofBundle, VerifiedResolution, bundle_from_json, parse_bundle, verify_bundle
-from waypost.resolve.bundle import SpvProof, leaf_address_for
+from waypost.resolve.bundle import SpvProof, check_header_work, leaf_address_for
 from waypost.resolve.opchain import MAX_OPERATIONS, VerifiedOp, operations_from_json, verify_operation_chain
 from waypost.resolve.pipeline import domain_names, name_of_address
 from waypost.tlog.leaf import NamecoinSource
@@ -363,12 +363,9 @@ class Client:
         if header.hash != c.namecoin_block_hash:
             raise VerificationError(ErrorCode.BUNDLE_HEADER_MISMATCH, "tip header does not match the checkpoint",
                                     height=c.namecoin_height)
-        params = params_for(self.network)
-        try:
-            wire.verify_pow(header, auxpow, chain_id=params.auxpow_chain_id,
-                            strict_chain_id=params.strict_chain_id and c.namecoin_height >= params.legacy_blocks_before)
-        except ParseError as exc:
-            raise VerificationError(ErrorCode.BUNDLE_WEAK_HEADER, f"tip header: {exc.message}") from exc
+        # the same work check as a bundle's header: PoW and a target within the network's limit
+        # (else an easy self-made header would prove any "fresh" time)
+        check_header_work(header, auxpow, height=c.namecoin_height, network=self.network)
         return header.time_s
 
     def _compare_servers(self, answers: Sequence[ServerAnswer]) -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "parse_spv",
     "verify_spv_link",
     "check_header_chain",
+    "check_header_work",
 ]
 
 BUNDLE_VERSION = 1
@@ -393,11 +394,21 @@ def verify_spv_link(
     Raises:
         VerificationError: ``BUNDLE_BAD_SPV`` (branch), ``BUNDLE_WEAK_HEADER`` (target, PoW, AuxPoW).
     """
-    params = params_for(network)
     if wire.root_from_branch(tx.txid, spv.branch, spv.tx_index) != header.merkle_root:
         raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "merkle branch does not lead to the header's merkle root")
     if spv.tx_index >> len(spv.branch):
         raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "tx index does not fit the branch")
+    check_header_work(header, auxpow, height=spv.height, network=network)
+    return header.hash
+
+
+def check_header_work(header: wire.BlockHeader, auxpow: wire.AuxPow | None, *, height: int, network: Network) -> None:
+    """A header's work: target within the network's PoW limit, PoW (or AuxPoW) meeting it.
+
+    Raises:
+        VerificationError: ``BUNDLE_WEAK_HEADER``; the AuxPoW chain-ID codes.
+    """
+    params = params_for(network)
     # "a header without enough work": the target must be within the network's PoW limit,
     # and the header (or its AuxPoW parent) must meet it (namecoin-core CheckProofOfWork).
     try:
@@ -406,12 +417,11 @@ def verify_spv_link(
         raise VerificationError(ErrorCode.BUNDLE_WEAK_HEADER, "header has an invalid target") from exc
     if target == 0 or target > wire.bits_to_target(params.pow_limit_bits):
         raise VerificationError(ErrorCode.BUNDLE_WEAK_HEADER, "header target is easier than the network's PoW limit")
-    strict = params.strict_chain_id and spv.height >= params.legacy_blocks_before
+    strict = params.strict_chain_id and height >= params.legacy_blocks_before
     try:
         wire.verify_pow(header, auxpow, chain_id=params.auxpow_chain_id, strict_chain_id=strict)
     except ParseError as exc:
         raise VerificationError(ErrorCode.BUNDLE_WEAK_HEADER, f"bad header: {exc.message}") from exc
-    return header.hash
 
 
 def check_header_chain(height: int, block_hash: BlockHash, header_chain: Callable[[int], BlockHash | None] | None) -> None:
