@@ -134,7 +134,6 @@ def register_samples(node: object) -> dict[str, str]:
         endpoints={"email": "alice@example.org", "xmpp": "alice@example.org", "nostr": npub_of(bytes(_key(3).verify_key))},
         policy={"require": ["xmpp", "email"], "mode": "enforce"},
     )
-    node.register_name(b"id/alice", alice)
     # bob moved to robert@id.bit: the old key signs the redirect, the target confirms with moved_from
     kb, kb2, kr, kr2 = _key(4), _key(5), _key(6), _key(7)
     node.register_name(b"id/bob", signed_value("bob@id.bit", kb, kb2, endpoints={"email": "bob@example.org"}))
@@ -146,6 +145,9 @@ def register_samples(node: object) -> dict[str, str]:
     kc1, kc2, kc3 = _key(8), _key(9), _key(10)
     node.register_name(b"id/carol", signed_value("carol@id.bit", kc1, kc2, endpoints={"matrix": "@carol:example.org"}))
     node.update_name(b"id/carol", signed_value("carol@id.bit", kc2, kc3, endpoints={"matrix": "@carol:example.org"}))
+    # regtest names expire 30 blocks after their last update and each registration takes 13
+    # blocks: alice goes last so that every sample is live when the demo is ready
+    node.register_name(b"id/alice", alice)
     return {
         "alice@id.bit": "email, xmpp and nostr endpoints, enforce policy",
         "bob@id.bit": "moved to robert@id.bit (signed redirect, confirmed by the target)",
