@@ -80,7 +80,7 @@ BASE_SCHEMAS: dict[str, object] = {
             "vout": {"type": "integer", "minimum": 0},
             "height": {"type": "integer", "minimum": 0},
             "address": _NULLABLE_STR,
-            "expires_in": {"type": "integer", "description": "expires_at_height - tip_height"},
+            "expires_in": {"type": "integer", "description": "height + expiration_depth(tip) - tip, as name_show computes it"},
             "expired": {"type": "boolean", "description": "expires_in <= 0"},
         },
     },

@@ -19,9 +19,9 @@ __all__ = ["NameRecord", "IndexStatus", "NameReader"]
 class NameRecord:
     """One name operation as ``name_show``/``name_history`` describe it.
 
-    ``expires_at_height`` is ``height + expiration_depth(network, height)``: the tip
-    height from which the operation reads ``expired: true`` (namecoin-core:
-    ``expires_in = height + depth - tip``, ``expired = expires_in <= 0``).
+    ``expires_at_height`` is ``params.name_expires_at(network, height)``: the first tip
+    height from which the operation reads ``expired: true`` (namecoin-core ``isExpired``:
+    ``height + depth(tip) <= tip``, with the depth at the tip, not at the update).
     """
 
     name: bytes

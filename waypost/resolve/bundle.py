@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from waypost.indexer import wire
 from waypost.indexer.names import find_name_output
-from waypost.indexer.params import Network, name_expiration_depth, params_for
+from waypost.indexer.params import Network, name_expires_at, name_is_expired, params_for
 from waypost.registry import merkle
 from waypost.registry.address import AddressKind, parse_address
 from waypost.registry.address import address_public_key
@@ -566,8 +566,8 @@ def verify_bundle(
         )
         height = leaf.source.height
         if cp.namecoin_height is not None:
-            expires_at = height + name_expiration_depth(net, cp.namecoin_height)
-            expired = cp.namecoin_height >= expires_at
+            expires_at = name_expires_at(net, height)
+            expired = name_is_expired(net, height, cp.namecoin_height)
     elif bundle.spv is not None:
         raise VerificationError(ErrorCode.BUNDLE_BAD_SPV, "SPV proof on a private-chain leaf")
     chain: ChainState | None = None

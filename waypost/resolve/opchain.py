@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from waypost.indexer.names import NameOpKind, find_name_output, script_address
-from waypost.indexer.params import Network, name_expiration_depth
+from waypost.indexer.params import Network, name_expires_at
 from waypost.indexer.view import NameRecord
 from waypost.registry.chain import decode_canonical, encode_canonical
 from waypost.registry.errors import ErrorCode, ParseError, VerificationError, WaypostError
@@ -226,7 +226,7 @@ def records_of(ops: Sequence[VerifiedOp], *, network: Network | str) -> list[Nam
         NameRecord(
             name=op.name, value=op.value, txid=op.txid, vout=op.vout, height=op.height, block_hash=op.block_hash,
             tx_index=op.tx_index, op=op.kind.value, address=script_address(op.address_script, net),
-            expires_at_height=op.height + name_expiration_depth(net, op.height),
+            expires_at_height=name_expires_at(net, op.height),
         )
         for op in ops
     ]
