@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import base64
 import time
+from pathlib import Path
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import requests
 
 from waypost.client import core
+from waypost.client import header_sync
+from waypost.client import headers as hc
 from waypost.client.http import fetch, fetch_json, quote_address, server_url
 from waypost.client.state import ClientState, save_evidence
 from waypost.indexer import wire
-from waypost.indexer.params import Network
+from waypost.indexer.params import Network, params_for
 from waypost.registry.address import format_address, parse_address
 from waypost.registry.errors import ErrorCode, ParseError, UpstreamError, VerificationError, WaypostError
 from waypost.registry.profile import encode_profile
@@ -25,6 +28,7 @@ from waypost.resolve.bundle import ProofBundle, VerifiedResolution, bundle_from_
 from waypost.resolve.bundle import SpvProof, check_header_work, leaf_address_for
 from waypost.resolve.opchain import MAX_OPERATIONS, VerifiedOp, operations_from_json, verify_operation_chain
 from waypost.resolve.pipeline import domain_names, name_of_address
+from waypost.registry.model import BlockHash
 from waypost.tlog.leaf import NamecoinSource
 from waypost.tlog import note as note_mod
 
@@ -84,6 +88,10 @@ class Client:
         accept_change: accept a downgrade or key change against the pins (and re-pin).
         clock: "now" in seconds.
         tofu: trust a server's advertised log key (``/v1/log/key``) on first use.
+        header_chain: hold the verified Namecoin header chain (``client.headers``), synced from
+            ``/v1/headers`` and kept next to the state file: a bundle's header must be the
+            chain's header at its height.
+        header_anchor: ``(height, block hash)`` the chain starts from (default: genesis).
     """
 
     def __init__(
@@ -100,6 +108,8 @@ class Client:
         accept_change: bool = False,
         clock: Callable[[], float] = time.time,
         tofu: bool = True,
+        header_chain: bool = False,
+        header_anchor: tuple[int, BlockHash] | None = None,
     ) -> None:
         if not servers:
             raise ParseError(ErrorCode.BAD_REQUEST, "at least one server is needed")
@@ -116,6 +126,9 @@ class Client:
         self.accept_change = accept_change
         self.clock = clock
         self.tofu = tofu
+        self.use_header_chain = header_chain
+        self.header_anchor = header_anchor
+        self._chain: hc.HeaderChain | None = None
 
     # --- public -------------------------------------------------------------------------
 
@@ -207,7 +220,8 @@ class Client:
             proofs.extend(page.proofs)
             if len(proofs) >= page.total:
                 break
-        return verify_operation_chain(proofs, name=name, network=self.network, latest_txid=latest.leaf.source.txid)
+        return verify_operation_chain(proofs, name=name, network=self.network, latest_txid=latest.leaf.source.txid,
+                                      header_chain=self._header_lookup(server))
 
     # --- per server ---------------------------------------------------------------------
 
@@ -283,15 +297,18 @@ class Client:
         fetched = self._fetch_bundles(server, address, previous.checkpoint.size if previous else None)
         now_s = int(self.clock())
         results: list[VerifiedResolution] = []
+        lookup = self._header_lookup(server)
+        if lookup is not None:
+            self._sync_to_checkpoint(server, fetched[0][1].checkpoint, keys)
         for addr, bundle, _ in fetched:
             try:
                 try:
-                    results.append(self._verify(bundle, addr, keys, now_s, None))
+                    results.append(self._verify(bundle, addr, keys, now_s, None, lookup))
                 except VerificationError as exc:
                     if exc.code != ErrorCode.BUNDLE_MISSING_CHAIN:
                         raise
                     # a long private chain rides separately: GET /v1/chains, checked the same way
-                    results.append(self._verify(bundle, addr, keys, now_s, self._chain_entries(server, addr)))
+                    results.append(self._verify(bundle, addr, keys, now_s, self._chain_entries(server, addr), lookup))
             except VerificationError as exc:
                 if exc.code == ErrorCode.NOTE_UNKNOWN_KEY and previous is not None and not self.log_verifiers:
                     raise VerificationError(
@@ -329,13 +346,75 @@ class Client:
         return ServerAnswer(server=server, checkpoint=checkpoint, hops=hops, results=tuple(results))
 
     def _verify(self, bundle: ProofBundle, address: str, keys: Sequence[note_mod.Verifier], now_s: int,
-                chain_entries: Sequence[bytes] | None) -> VerifiedResolution:
+                chain_entries: Sequence[bytes] | None,
+                header_chain: Callable[[int], BlockHash | None] | None = None) -> VerifiedResolution:
         return verify_bundle(
             bundle, address=address, log_verifiers=keys, network=self.network,
             now_s=now_s, min_witnesses=self.min_witnesses, witness_verifiers=self.witnesses,
             max_cosignature_age_s=self.max_age_s if self.min_witnesses > 0 else None,
-            chain_entries=chain_entries,
+            chain_entries=chain_entries, header_chain=header_chain,
         )
+
+    # --- header chain -------------------------------------------------------------------
+
+    def _chain_file(self) -> Path | None:
+        return None if self.state.path is None else header_sync.chain_path(self.state.path, self.network)
+
+    def _load_chain(self, server: str) -> hc.HeaderChain:
+        if self._chain is None:
+            path = self._chain_file()
+            stored = header_sync.load_chain(path) if path is not None else None
+            want = self.header_anchor
+            if stored is not None and (stored.network != self.network or (
+                    want is not None and hc.hash_at(stored, want[0]) != want[1]) or (
+                    want is None and hc.hash_at(stored, 0) != params_for(self.network).genesis_hash)):
+                stored = None  # another anchor: start over from the configured one
+            self._chain = stored or header_sync.start_chain(self.session, server, self.network, want)
+        return self._chain
+
+    def _sync(self, server: str, height: int) -> hc.HeaderChain:
+        chain = self._load_chain(server)
+        if hc.tip_height(chain) < height:
+            chain = header_sync.sync(self.session, server, chain, height)
+            self._chain = chain
+            path = self._chain_file()
+            if path is not None:
+                header_sync.save_chain(path, chain)
+        return chain
+
+    def _header_lookup(self, server: str) -> Callable[[int], BlockHash | None] | None:
+        """The header hash the client holds at a height (synced on demand), or None when off."""
+        if not self.use_header_chain:
+            return None
+
+        def lookup(height: int) -> BlockHash | None:
+            return hc.hash_at(self._sync(server, height), height)
+
+        return lookup
+
+    def _sync_to_checkpoint(self, server: str, note: str, keys: Sequence[note_mod.Verifier]) -> None:
+        """Sync to the checkpoint's Namecoin tip; its block hash must be the chain's (a reorg is followed once)."""
+        try:
+            c = note_mod.open_checkpoint(note, keys).checkpoint
+        except VerificationError:
+            return  # verify_bundle reports the bad checkpoint
+        if c.namecoin_height is None or c.namecoin_block_hash is None:
+            return
+        chain = self._sync(server, c.namecoin_height)
+        held = hc.hash_at(chain, c.namecoin_height)
+        if held is not None and held != c.namecoin_block_hash:
+            # the server's chain moved under ours: walk back (bounded), sync again, compare again
+            chain = header_sync.sync(self.session, server, header_sync.walk_back(self.session, server, chain),
+                                     c.namecoin_height)
+            self._chain = chain
+            path = self._chain_file()
+            if path is not None:
+                header_sync.save_chain(path, chain)
+            held = hc.hash_at(chain, c.namecoin_height)
+            if held is not None and held != c.namecoin_block_hash:
+                raise VerificationError(ErrorCode.BUNDLE_HEADER_MISMATCH,
+                                        "the checkpoint's Namecoin block is not in the client's header chain",
+                                        height=c.namecoin_height, server=server)
 
     def _chain_entries(self, server: str, address: str) -> tuple[bytes, ...]:
         """A private chain's encoded entries from ``GET /v1/chains/{address}`` (verified by ``verify_bundle``)."""

@@ -205,6 +205,11 @@ class ErrorCode(StrEnum):
     CLIENT_BAD_ANSWER = "client.bad-answer"  # a server's answer is malformed or incomplete
     CLIENT_NO_LOG_KEY = "client.no-log-key"  # no trusted log key for a server (pass --log-key)
     CLIENT_LOG_KEY_CHANGED = "client.log-key-changed"  # the server's log key differs from the trusted one
+    CLIENT_HEADER_LINK = "client.header-link"  # a header does not link to the client's header chain
+    CLIENT_HEADER_WORK = "client.header-work"  # a header's proof of work (or AuxPoW) does not meet its bits
+    CLIENT_HEADER_BITS = "client.header-bits"  # a header's bits do not follow the difficulty rule
+    CLIENT_HEADER_ANCHOR = "client.header-anchor"  # the anchor header is not the trusted one
+    CLIENT_HEADER_REORG = "client.header-reorg"  # the server's chain forked deeper than the client walks back
 
     # --- notifications (notify/) ------------------------------------------------
     WEBHOOK_SSRF = "webhook.ssrf"
