@@ -191,3 +191,20 @@ def test_self_mined_block_at_a_real_height_needs_the_chain(world: Served, tmp_pa
     with pytest.raises(WaypostError) as ei:
         _client(world, tmp_path / "b.json", header_chain=True).resolve("alice@id.bit")
     assert ei.value.code == ErrorCode.BUNDLE_HEADER_MISMATCH
+
+
+def test_cli_holds_the_chain_by_default(world: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from waypost.cli import main
+
+    key = str(world.db.parent / "index.db.logkey.vkey")
+    base = ["resolve", "--server", world.url, "--network", "regtest", "--log-key", key]
+    assert main([*base, "--state", str(tmp_path / "on.json"), "alice@id.bit"]) == 0
+    assert header_sync.chain_path(tmp_path / "on.json", Network.REGTEST).is_file()
+    assert main([*base, "--state", str(tmp_path / "off.json"), "--no-header-chain", "alice@id.bit"]) == 0
+    assert not header_sync.chain_path(tmp_path / "off.json", Network.REGTEST).exists()
+    world.proxy.rewrite = _edit_bundle(forged_block)
+    assert main([*base, "--state", str(tmp_path / "on.json"), "alice@id.bit"]) == 1
+    assert "bundle.header-mismatch" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as ei:
+        main([*base, "--state", str(tmp_path / "x.json"), "--header-anchor", "nope", "alice@id.bit"])
+    assert ei.value.code == 2 and "HEIGHT:BLOCKHASH" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from waypost.client.core import Resolution, key_fingerprint
+from waypost.client.headers import parse_anchor
 from waypost.client.lookup import Client
 from waypost.client.state import ClientState, default_state_path
 from waypost.registry.errors import (
@@ -22,6 +23,7 @@ from waypost.registry.errors import (
     VerificationError,
     WaypostError,
 )
+from waypost.registry.model import BlockHash
 from waypost.tlog import note as note_mod
 
 __all__ = ["add_arguments", "run", "resolution_json", "DEFAULT_SERVER", "exit_code_of"]
@@ -54,7 +56,19 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"client state file (default {default_state_path()})")
     parser.add_argument("--network", choices=("mainnet", "testnet", "regtest"), default="mainnet",
                         help="Namecoin network of the servers' logs (default mainnet)")
+    parser.add_argument("--no-header-chain", dest="header_chain", action="store_false",
+                        help="do not hold the Namecoin header chain (bundle headers are then checked only for "
+                             "their own work; on by default)")
+    parser.add_argument("--header-anchor", type=_anchor, default=None, metavar="HEIGHT:HASH",
+                        help="start the header chain at this trusted block instead of genesis")
     parser.add_argument("--timeout", type=float, default=10.0, help=argparse.SUPPRESS)
+
+
+def _anchor(text: str) -> tuple[int, BlockHash]:
+    try:
+        return parse_anchor(text)
+    except ParseError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def _vkey(text: str) -> note_mod.Verifier:
@@ -80,7 +94,8 @@ def build_client(args: argparse.Namespace, *, max_age_s: int | None = None, acce
     keys = tuple(_vkey(k) for k in args.log_key)
     state = ClientState.load(args.state or default_state_path())
     return Client(servers, state=state, log_verifiers=keys, witnesses=witnesses, min_witnesses=min_witnesses,
-                  network=args.network, max_age_s=max_age_s, accept_change=accept_change)
+                  network=args.network, max_age_s=max_age_s, accept_change=accept_change,
+                  header_chain=getattr(args, "header_chain", True), header_anchor=getattr(args, "header_anchor", None))
 
 
 def resolution_json(r: Resolution) -> dict[str, object]:
