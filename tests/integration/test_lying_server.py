@@ -322,6 +322,16 @@ def test_header_without_enough_work_is_rejected(world: World, proxy: tuple[Proxy
     expect(client(world, [url], tmp_path / "s.json"), "alice@id.bit", ErrorCode.BUNDLE_WEAK_HEADER)
 
 
+def test_self_mined_block_at_a_real_height_is_rejected_with_the_header_chain(world: World, proxy: tuple[Proxy, str],
+                                                                            tmp_path: Path) -> None:
+    from tests.integration.test_header_chain import forged_block
+
+    p, url = proxy
+    p.rewrite = edit_bundle(forged_block)  # the name tx alone in a low-work block the server mined itself
+    assert client(world, [url], tmp_path / "off.json").resolve("alice@id.bit").present  # its work alone passes
+    expect(client(world, [url], tmp_path / "s.json", header_chain=True), "alice@id.bit", ErrorCode.BUNDLE_HEADER_MISMATCH)
+
+
 def test_missing_witness_quorum_and_stale_answers_are_refused(world: World, proxy: tuple[Proxy, str], tmp_path: Path) -> None:
     _, url = proxy
     w = note_mod.signer_from_seed("witness.example", bytes([5]) * 32, note_mod.ALG_COSIGNATURE_V1)
