@@ -308,6 +308,25 @@ def index_recorded_chain(db: Path) -> Path:
     return db
 
 
+def wait_indexed(db: Path, height: int, *, deadline_s: float = 30.0) -> None:
+    """Wait (polling with a deadline) until the index at ``db`` has reached ``height``."""
+    import sqlite3
+    import time
+
+    from waypost.indexer.store import NameIndexReader
+
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        conn = sqlite3.connect(db)
+        try:
+            if NameIndexReader(conn, "regtest").fetch_status().tip_height >= height:
+                return
+        finally:
+            conn.close()
+        time.sleep(0.05)
+    raise AssertionError(f"indexer did not reach height {height} within {deadline_s} s")
+
+
 # ---------------------------------------------------------------------- generated chains
 
 _P2PKH_PREFIX = b"\x76\xa9\x14"

@@ -7,17 +7,15 @@ data: the leaf's (SPV-checked) height against the signed checkpoint's Namecoin t
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.replaynode import wait_indexed
 from waypost.client.lookup import Client
 from waypost.client.state import ClientState
 from waypost.demo import DemoWorld, _key, signed_value, start_world
 from waypost.indexer.params import Network, name_expiration_depth
-from waypost.resolve.store import ResolveReader
 from waypost.tlog import note as note_mod
 
 
@@ -26,13 +24,7 @@ def _samples(node: object) -> None:
 
 
 def _wait_tip(world: DemoWorld, height: int) -> None:
-    end = time.monotonic() + 30
-    while time.monotonic() < end:
-        r = ResolveReader(sqlite3.connect(world.db), "regtest")
-        if r.names.fetch_status().tip_height >= height:
-            return
-        time.sleep(0.05)
-    raise AssertionError("indexer did not catch up")
+    wait_indexed(world.db, height)
 
 
 @pytest.fixture(scope="module")

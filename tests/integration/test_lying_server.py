@@ -20,6 +20,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests.replaynode import wait_indexed
 from waypost.api.cli import build_app
 from waypost.client.lookup import Client
 from waypost.client.state import ClientState, load_evidence
@@ -53,15 +54,7 @@ def _samples(node: object) -> None:
 
 
 def _wait_tip(world: DemoWorld, height: int) -> None:
-    import time
-
-    end = time.monotonic() + 30
-    while time.monotonic() < end:
-        r = ResolveReader(sqlite3.connect(world.db), "regtest")
-        if r.names.fetch_status().tip_height >= height:
-            return
-        time.sleep(0.05)
-    raise AssertionError("indexer did not catch up")
+    wait_indexed(world.db, height)
 
 
 @pytest.fixture(scope="module")
