@@ -100,14 +100,8 @@ def _cosignature_acceptor(db_path: str, witnesses_env: str) -> Callable[[str], s
     def accept(lines: str) -> str:
         conn = sqlite3.connect(db_path, timeout=10.0, isolation_level=None)
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            note = tstore.accept_cosignatures(conn, lines, vkeys)
-            conn.execute("COMMIT")
-            return note
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            with tstore.write_transaction(conn):
+                return tstore.accept_cosignatures(conn, lines, vkeys)
         finally:
             conn.close()
 

@@ -26,6 +26,7 @@ from waypost.tlog.tiles import TILE_WIDTH, encode_entry_bundle
 __all__ = [
     "COMPONENT",
     "SCHEMA_VERSION",
+    "write_transaction",
     "LogState",
     "ensure_schema",
     "append_leaves",
@@ -97,16 +98,33 @@ def _sql_error(exc: sqlite3.Error) -> StoreError:
     return StoreError(code, f"log store: {exc}")
 
 
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the body in the caller's open transaction, or in an own ``BEGIN IMMEDIATE`` one
+    (committed on success, rolled back on any error). SQLite errors become ``StoreError``.
+    The connection must be in autocommit mode (``isolation_level=None``) for an own transaction."""
+    own_tx = not conn.in_transaction
+    try:
+        if own_tx:
+            conn.execute("BEGIN IMMEDIATE")
+        yield
+        if own_tx:
+            conn.execute("COMMIT")
+    except BaseException as exc:
+        if own_tx and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise _sql_error(exc) from exc
+        raise
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     """Create or check the log tables (idempotent).
 
     Raises:
         StoreError: ``STORE_NEWER_SCHEMA`` when the database was written by newer code.
     """
-    own_tx = not conn.in_transaction
-    try:
-        if own_tx:
-            conn.execute("BEGIN IMMEDIATE")
+    with write_transaction(conn):
         conn.execute(_DDL[0])
         row = conn.execute("SELECT version FROM schema_versions WHERE component = ?", (COMPONENT,)).fetchone()
         if row is not None and int(row[0]) > SCHEMA_VERSION:
@@ -117,14 +135,6 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
             "INSERT OR IGNORE INTO log_state (id, size, root, map_root) VALUES (1, 0, ?, ?)", (merkle.EMPTY_ROOT, smt.MAP_EMPTY)
         )
         conn.execute("INSERT OR REPLACE INTO schema_versions (component, version) VALUES (?, ?)", (COMPONENT, SCHEMA_VERSION))
-        if own_tx:
-            conn.execute("COMMIT")
-    except BaseException as exc:
-        if own_tx and conn.in_transaction:
-            conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error):
-            raise _sql_error(exc) from exc
-        raise
 
 
 _IN_CHUNK = 500  # bound on SQL variables per bulk read
@@ -353,10 +363,7 @@ def sign_checkpoint_if_due(
     Returns:
         The latest checkpoint (new or existing).
     """
-    own_tx = not conn.in_transaction
-    try:
-        if own_tx:
-            conn.execute("BEGIN IMMEDIATE")
+    with write_transaction(conn):
         flush_map(conn)
         state = _state(conn)
         last = _latest_checkpoint_row(conn)
@@ -375,15 +382,7 @@ def sign_checkpoint_if_due(
             )
             signed = note_mod.sign_note(note_mod.encode_checkpoint(cp), signer)
             conn.execute("INSERT OR REPLACE INTO checkpoints (size, created_s, note) VALUES (?, ?, ?)", (cp.size, now_s, signed))
-        if own_tx:
-            conn.execute("COMMIT")
-        return cp
-    except BaseException as exc:
-        if own_tx and conn.in_transaction:
-            conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error):
-            raise _sql_error(exc) from exc
-        raise
+    return cp
 
 
 def add_cosignatures(conn: sqlite3.Connection, note: str, lines: str) -> str:
