@@ -204,15 +204,22 @@ def split_view_pairs(checkpoints: Sequence[note_mod.SignedCheckpoint]) -> list[t
     Every checkpoint is compared with the largest one of the same origin: returns
     ``(small_index, large_index)`` pairs whose sizes differ (equal sizes need no proof).
     """
-    pairs: list[tuple[int, int]] = []
+    return [
+        (i, largest)
+        for i, largest in _against_largest(checkpoints)
+        if checkpoints[i].checkpoint.size != checkpoints[largest].checkpoint.size
+    ]
+
+
+def _against_largest(checkpoints: Sequence[note_mod.SignedCheckpoint]) -> list[tuple[int, int]]:
+    """``(index, index of the largest checkpoint of the same origin)`` for every other checkpoint."""
     by_origin: dict[str, list[int]] = {}
     for i, cp in enumerate(checkpoints):
         by_origin.setdefault(cp.checkpoint.origin, []).append(i)
+    pairs: list[tuple[int, int]] = []
     for idxs in by_origin.values():
         largest = max(idxs, key=lambda i: (checkpoints[i].checkpoint.size, -i))
-        for i in idxs:
-            if i != largest and checkpoints[i].checkpoint.size != checkpoints[largest].checkpoint.size:
-                pairs.append((i, largest))
+        pairs.extend((i, largest) for i in idxs if i != largest)
     return pairs
 
 
@@ -228,14 +235,8 @@ def verify_no_split_view(
     Raises:
         VerificationError: ``CHECKPOINT_SPLIT_VIEW`` with ``fields["evidence"]``.
     """
-    by_origin: dict[str, list[int]] = {}
-    for i, cp in enumerate(checkpoints):
-        by_origin.setdefault(cp.checkpoint.origin, []).append(i)
-    for idxs in by_origin.values():
-        largest = max(idxs, key=lambda i: (checkpoints[i].checkpoint.size, -i))
-        for i in idxs:
-            if i != largest:
-                note_mod.check_split_view(checkpoints[i], checkpoints[largest], proofs.get((i, largest), ()))
+    for i, largest in _against_largest(checkpoints):
+        note_mod.check_split_view(checkpoints[i], checkpoints[largest], proofs.get((i, largest), ()))
 
 
 def verify_fresh(reference_time_s: int | None, now_s: int, max_age_s: int, *, what: str) -> None:
