@@ -133,46 +133,35 @@ class ChainWriter:
         canonical, key = pchain.key_address(address)
         conn = self._conn()
         now_s = int(self._clock())
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                tstore.ensure_schema(conn)
-                ensure_schema(conn)
-                stored = [parse_entry(b) for b in fetch_entries(conn, canonical)]
-                plan = pchain.plan_submission(canonical, key, stored, entries)
-                ak = bytes(address_key(canonical))
-                prior = tstore.address_history(conn, ak)
-                next_seq = (prior[-1][1].seq + 1) if prior else 0
-                flagged = bool(fetch_evidence(conn, canonical))
-                if plan.evidence is not None:
-                    conn.execute("INSERT OR IGNORE INTO chain_evidence (address_key, evidence, created_s) VALUES (?, ?, ?)",
-                                 (ak, plan.evidence.encode(), now_s))
-                    first: int | None = None
-                    if not flagged and stored:
-                        leaf = pchain.chain_leaf(canonical, stored[-1], seq=next_seq, flagged=True)
-                        first = tstore.append_leaves(conn, [leaf]).start
-                        self._sign(conn, now_s)
-                    conn.execute("COMMIT")
-                    return SubmitResult(address=canonical, appended=0, length=len(stored), first_leaf_index=first,
-                                        evidence=plan.evidence)
-                if not plan.new_entries:
-                    conn.execute("COMMIT")
-                    return SubmitResult(address=canonical, appended=0, length=len(stored), first_leaf_index=None)
-                leaves = [pchain.chain_leaf(canonical, e, seq=next_seq + i, flagged=flagged)
-                          for i, e in enumerate(plan.new_entries)]
-                idx = tstore.append_leaves(conn, leaves)
-                conn.executemany(
-                    "INSERT INTO chain_entries (address_key, seq, entry, entry_hash, leaf_idx) VALUES (?, ?, ?, ?, ?)",
-                    [(ak, e.seq, e.encode(), bytes(entry_hash(e)), i) for e, i in zip(plan.new_entries, idx, strict=True)],
-                )
-                self._sign(conn, now_s)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(ErrorCode.STORE_IO, f"chain store: {exc}") from exc
+        with tstore.write_transaction(conn):
+            tstore.ensure_schema(conn)
+            ensure_schema(conn)
+            stored = [parse_entry(b) for b in fetch_entries(conn, canonical)]
+            plan = pchain.plan_submission(canonical, key, stored, entries)
+            ak = bytes(address_key(canonical))
+            prior = tstore.address_history(conn, ak)
+            next_seq = (prior[-1][1].seq + 1) if prior else 0
+            flagged = bool(fetch_evidence(conn, canonical))
+            if plan.evidence is not None:
+                conn.execute("INSERT OR IGNORE INTO chain_evidence (address_key, evidence, created_s) VALUES (?, ?, ?)",
+                             (ak, plan.evidence.encode(), now_s))
+                first: int | None = None
+                if not flagged and stored:
+                    leaf = pchain.chain_leaf(canonical, stored[-1], seq=next_seq, flagged=True)
+                    first = tstore.append_leaves(conn, [leaf]).start
+                    self._sign(conn, now_s)
+                return SubmitResult(address=canonical, appended=0, length=len(stored), first_leaf_index=first,
+                                    evidence=plan.evidence)
+            if not plan.new_entries:
+                return SubmitResult(address=canonical, appended=0, length=len(stored), first_leaf_index=None)
+            leaves = [pchain.chain_leaf(canonical, e, seq=next_seq + i, flagged=flagged)
+                      for i, e in enumerate(plan.new_entries)]
+            idx = tstore.append_leaves(conn, leaves)
+            conn.executemany(
+                "INSERT INTO chain_entries (address_key, seq, entry, entry_hash, leaf_idx) VALUES (?, ?, ?, ?, ?)",
+                [(ak, e.seq, e.encode(), bytes(entry_hash(e)), i) for e, i in zip(plan.new_entries, idx, strict=True)],
+            )
+            self._sign(conn, now_s)
         return SubmitResult(address=canonical, appended=len(plan.new_entries), length=len(stored) + len(plan.new_entries),
                             first_leaf_index=idx.start)
 
