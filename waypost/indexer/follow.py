@@ -21,7 +21,7 @@ from typing import Protocol, TextIO
 from waypost.indexer.rpc import ChainInfo, RpcClient, fetch_blocks_pipelined
 from waypost.indexer import state as st
 from waypost.indexer.store import BatchHook, Store
-from waypost.indexer.wire import hash_to_hex, parse_block
+from waypost.indexer.wire import hash_to_hex
 from waypost.registry.errors import ChainError, ErrorCode, StoreError, UpstreamError, WaypostError
 from waypost.registry.model import BlockHash
 
@@ -169,7 +169,7 @@ def find_fork_height(store: Store, client: RpcClient, node_height: int, *, step:
 
 
 def _summarize(raw: bytes, network: str) -> st.BlockSummary:
-    return st.summarize_block(parse_block(raw), network, size=len(raw))
+    return st.summarize_raw(raw, network)
 
 
 def _summarize_chunk(raws: list[bytes], network: str) -> list[st.BlockSummary] | None:

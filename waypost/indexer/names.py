@@ -6,11 +6,12 @@ Decoding follows namecoin-core ``src/script/names.cpp`` ``CNameScript`` byte for
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from waypost.indexer.params import Network, params_for
-from waypost.indexer.wire import Tx, hash160, sha256d
+from waypost.indexer.wire import Tx, base58check_payload, hash160, sha256d
 from waypost.registry import bech32
 from waypost.registry.errors import ErrorCode, ParseError, ValidationError
 from waypost.registry.model import Hash160
@@ -33,6 +34,7 @@ __all__ = [
     "encode_push",
     "name_commitment",
     "find_name_output",
+    "find_name_script",
     "validate_name_op",
     "script_address",
 ]
@@ -289,9 +291,13 @@ def find_name_output(tx: Tx) -> tuple[int, NameOp] | None:
     """
     if tx.version != NAMECOIN_TX_VERSION:
         return None
+    return find_name_script([o.script for o in tx.outputs], tx.txid)
+
+
+def find_name_script(scripts: Sequence[bytes], txid: bytes) -> tuple[int, NameOp] | None:
+    """``find_name_output`` over the output scripts of a version-0x7100 transaction."""
     found: tuple[int, NameOp] | None = None
-    for vout, out in enumerate(tx.outputs):
-        script = out.script
+    for vout, script in enumerate(scripts):
         if not script or script[0] not in _ARG_COUNT:
             continue
         try:
@@ -304,7 +310,7 @@ def find_name_output(tx: Tx) -> tuple[int, NameOp] | None:
             raise ValidationError(
                 ErrorCode.NAME_BAD_SCRIPT,
                 "transaction has multiple name outputs",
-                txid=tx.txid[::-1].hex(),
+                txid=txid[::-1].hex(),
             )
         found = (vout, op)
     return found
@@ -334,17 +340,22 @@ def validate_name_op(op: NameOp) -> None:
 # addresses (bitcoin key_io.cpp EncodeDestination; standard.cpp Solver)
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_PAIRS = [a + b for a in _B58 for b in _B58]  # two digits per divmod (index < 58**2)
 
 
 def _base58check(payload: bytes) -> str:
+    fast = base58check_payload(payload)
+    if fast is not None:
+        return fast
     data = payload + _sha256d4(payload)
     n = int.from_bytes(data, "big")
     out = []
     while n:
-        n, r = divmod(n, 58)
-        out.append(_B58[r])
+        n, r = divmod(n, 3364)
+        out.append(_B58_PAIRS[r])
     pad = len(data) - len(data.lstrip(b"\x00"))
-    return "1" * pad + "".join(reversed(out))
+    # the top pair may start with the zero digit "1", which is no leading zero byte
+    return "1" * pad + "".join(reversed(out)).lstrip("1")
 
 
 def _sha256d4(data: bytes) -> bytes:

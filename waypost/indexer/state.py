@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from waypost.indexer.names import NameOpKind, find_name_output, name_commitment, parse_name_script, script_address
+from waypost.indexer.names import NameOpKind, find_name_script, name_commitment, parse_name_script, script_address
 from waypost.indexer.params import (
     BUG_FULLY_APPLY,
     Network,
@@ -20,7 +20,16 @@ from waypost.indexer.params import (
     name_expires_at,
 )
 from waypost.indexer.view import NameRecord
-from waypost.indexer.wire import Block, Tx, encode_auxpow, encode_header, encode_tx, merkle_branches
+from waypost.indexer.wire import (
+    Block,
+    ScannedTx,
+    encode_auxpow,
+    encode_header,
+    encode_tx,
+    merkle_branches,
+    parse_tx,
+    scan_block,
+)
 from waypost.registry.errors import ChainError, ErrorCode, ParseError
 from waypost.registry.model import BlockHash, Txid
 
@@ -49,6 +58,7 @@ __all__ = [
     "NameTx",
     "BlockSummary",
     "summarize_block",
+    "summarize_raw",
     "extract_name_ops",
     "compute_state_root",
     "encode_record",
@@ -418,13 +428,13 @@ def disconnect_ops(undo: Undo) -> NameDelta:
 # spend them, so they are pending name_news here too. Later blocks are not scanned (a name
 # output in a non-Namecoin tx is invalid there): a header time before 2016-01-01 covers
 # every such block with a wide margin and keeps the scan off the rest of the chain.
+_U32 = struct.Struct("<I")
 _LEGACY_NAME_NEW_BEFORE_TIME = 1_451_606_400
 
 
-def _legacy_name_news(tx_index: int, tx: Tx) -> list[TxNameOp]:
+def _legacy_name_news(tx: ScannedTx) -> list[TxNameOp]:
     out: list[TxNameOp] = []
-    for vout, txout in enumerate(tx.outputs):
-        script = txout.script
+    for vout, script in enumerate(tx.scripts):
         if script[:1] != b"\x51":
             continue
         try:
@@ -432,7 +442,7 @@ def _legacy_name_news(tx_index: int, tx: Tx) -> list[TxNameOp]:
         except ParseError:
             continue
         if op is not None and op.kind == NameOpKind.NEW and op.commitment is not None:
-            out.append(TxNameOp(tx_index=tx_index, txid=tx.txid, vout=vout, kind=OP_NEW, commitment=bytes(op.commitment)))
+            out.append(TxNameOp(tx_index=tx.tx_index, txid=tx.txid, vout=vout, kind=OP_NEW, commitment=bytes(op.commitment)))
     return out
 
 
@@ -446,33 +456,53 @@ def extract_name_ops(block: Block, network: str) -> tuple[TxNameOp, ...]:
     Returns:
         One ``TxNameOp`` per Namecoin transaction that carries a name output.
     """
+    legacy = _legacy_block(network, block.header.time_s)
+    txs = (
+        ScannedTx(
+            index,
+            0,
+            0,
+            tx.version,
+            False,
+            tx.txid,
+            tuple((i.prevout.txid, i.prevout.vout) for i in tx.inputs),
+            tuple(o.script for o in tx.outputs),
+        )
+        for index, tx in enumerate(block.txs)
+        if tx.version == _NAMECOIN_TX_VERSION or (legacy and index)
+    )
+    return _name_ops_of(txs, legacy, Network(network))
+
+
+def _legacy_block(network: str, time_s: int) -> bool:
+    return network == "mainnet" and time_s < _LEGACY_NAME_NEW_BEFORE_TIME
+
+
+def _name_ops_of(txs: Iterable[ScannedTx], legacy: bool, network: Network) -> tuple[TxNameOp, ...]:
     out: list[TxNameOp] = []
-    legacy = network == "mainnet" and block.header.time_s < _LEGACY_NAME_NEW_BEFORE_TIME
-    for tx_index, tx in enumerate(block.txs):
+    for tx in txs:
         if tx.version != _NAMECOIN_TX_VERSION:
             # namecoin-core CheckNameTransaction: only these carry name outputs (most txs),
             # but for the mainnet historic bugs (see _legacy_name_news)
-            if legacy and tx_index:
-                out.extend(_legacy_name_news(tx_index, tx))
+            if legacy and tx.tx_index:
+                out.extend(_legacy_name_news(tx))
             continue
-        found = find_name_output(tx)
+        found = find_name_script(tx.scripts, tx.txid)
         if found is None:
             continue
         vout, op = found
-        kind = str(op.kind)  # NameOpKind values are the op names
-        spent = tuple(Outpoint(txid=i.prevout.txid, vout=i.prevout.vout) for i in tx.inputs)
         out.append(
             TxNameOp(
-                tx_index=tx_index,
+                tx_index=tx.tx_index,
                 txid=tx.txid,
                 vout=vout,
-                kind=kind,
+                kind=str(op.kind),  # NameOpKind values are the op names
                 name=bytes(op.name or b""),
                 value=bytes(op.value or b""),
                 rand=bytes(op.rand or b""),
                 commitment=bytes(op.commitment or b""),
-                address=script_address(op.address_script, Network(network)),
-                spent=spent,
+                address=script_address(op.address_script, network),
+                spent=tuple(Outpoint(txid=Txid(txid), vout=vout) for txid, vout in tx.spent),
             )
         )
     return tuple(out)
@@ -539,6 +569,45 @@ def summarize_block(block: Block, network: str, *, size: int = 0) -> BlockSummar
         ops=ops,
         name_txs=name_txs,
     )
+
+
+def summarize_raw(raw: bytes, network: str) -> BlockSummary:
+    """``summarize_block(parse_block(raw), network, size=len(raw))`` without decoding the
+    transactions that carry no name output (``wire.scan_block``): the indexer's hot path.
+
+    Raises:
+        ParseError, VerificationError: as ``wire.parse_block``.
+        ValidationError: ``name.bad-script`` (see ``extract_name_ops``).
+    """
+    time_s = _U32.unpack_from(raw, 68)[0] if len(raw) >= 80 else 0
+    legacy = _legacy_block(network, time_s)
+    scan = scan_block(raw, legacy=legacy)
+    ops = _name_ops_of(scan.candidates, legacy, Network(network))
+    name_txs: tuple[NameTx, ...] = ()
+    spv_idx = [op.tx_index for op in ops if op.kind != OP_NEW]
+    if spv_idx:
+        by_index = {tx.tx_index: tx for tx in scan.candidates}
+        ids = scan.txids
+        brs = merkle_branches([ids[k : k + 32] for k in range(0, len(ids), 32)], spv_idx)
+        name_txs = tuple(
+            NameTx(tx_index=i, txid=by_index[i].txid, raw=_raw_without_witness(raw, by_index[i]), branch=br)
+            for i, br in zip(spv_idx, brs, strict=True)
+        )
+    return BlockSummary(
+        hash=scan.hash,
+        prev_hash=BlockHash(raw[4:36]),
+        time_s=time_s,
+        n_tx=len(scan.txids) // 32,
+        size=len(raw),
+        header=raw[: scan.header_end],
+        ops=ops,
+        name_txs=name_txs,
+    )
+
+
+def _raw_without_witness(raw: bytes, tx: ScannedTx) -> bytes:
+    serialised = raw[tx.start : tx.end]
+    return encode_tx(parse_tx(serialised), include_witness=False) if tx.segwit else serialised
 
 
 def connect_summary(view: StateView, summary: BlockSummary, height: int, network: str) -> tuple[NameDelta, Undo]:

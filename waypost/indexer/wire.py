@@ -10,9 +10,15 @@ import hashlib
 import struct
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from waypost.registry.errors import ChainError, ErrorCode, NotFoundError, ParseError, VerificationError
 from waypost.registry.model import BlockHash, Txid, Wtxid
+
+try:  # the optional compiled fast path (setup.py); same answers as the Python below
+    from waypost.indexer import _wirescan
+except ImportError:  # pragma: no cover - built without a C compiler or OpenSSL headers
+    _wirescan = None  # type: ignore[assignment]
 
 __all__ = [
     "OutPoint",
@@ -31,6 +37,11 @@ __all__ = [
     "hash160",
     "parse_tx",
     "parse_block",
+    "BlockScan",
+    "FAST_SCAN",
+    "scan_block",
+    "ScannedTx",
+    "base58check_payload",
     "parse_header",
     "parse_auxpow",
     "parse_merkle_block",
@@ -70,6 +81,7 @@ VERSION_CHAINID_SHIFT = 16
 MAX_CHAIN_BRANCH = 30
 # bitcoin consensus.h: MAX_BLOCK_WEIGHT / WITNESS_SCALE_FACTOR bound on a merkle-block tx count
 _MAX_MERKLE_BLOCK_TXS = 4_000_000 // 60
+_NAMECOIN_TX_VERSION = 0x7100  # namecoin-core NAMECOIN_TX_VERSION (scan_block candidates)
 
 _HEADER = struct.Struct("<i32s32sIII")
 _U16 = struct.Struct("<H")
@@ -804,6 +816,86 @@ def parse_block(raw: bytes, *, verify_merkle: bool = True) -> Block:
     return Block(header=header, auxpow=auxpow, txs=tuple(txs))
 
 
+@dataclass(frozen=True, slots=True)
+class BlockScan:
+    """What the indexer needs of a block without decoding every transaction.
+
+    ``raw[:header_end]`` is the header with its AuxPoW; ``txids`` holds every txid (32 bytes
+    each, block order); ``candidates`` are the transactions that may carry name outputs: version 0x7100, and with ``legacy`` also non-coinbase
+    transactions with an output script starting with OP_1 (namecoin's historic name_new bug).
+    """
+
+    header_end: int
+    hash: BlockHash
+    txids: bytes
+    candidates: tuple[ScannedTx, ...]
+
+
+class ScannedTx(NamedTuple):
+    """A ``BlockScan`` candidate: where it lies in the block and what name indexing reads."""
+
+    tx_index: int
+    start: int
+    end: int
+    version: int
+    segwit: bool
+    txid: Txid
+    spent: tuple[tuple[bytes, int], ...]  # (prev txid, prev vout) per input
+    scripts: tuple[bytes, ...]  # output scripts in order
+
+
+# True when the compiled scanner is built (it is optional: see setup.py)
+FAST_SCAN = _wirescan is not None
+
+
+def scan_block(raw: bytes, *, legacy: bool = False) -> BlockScan:
+    """Validate a serialised block as ``parse_block`` does and skim it (see ``BlockScan``).
+
+    The compiled scanner handles well-formed blocks; anything else (or no scanner) goes
+    through ``parse_block``, so the errors raised are exactly its errors.
+
+    Raises:
+        ParseError, VerificationError: as ``parse_block``.
+    """
+    if _wirescan is not None:
+        found = _wirescan.scan_block(raw, legacy)
+        if found is not None:
+            header_end, block_hash, txids, candidates = found
+            return BlockScan(header_end, BlockHash(block_hash), txids, tuple(map(ScannedTx._make, candidates)))
+    return _scan_block_py(bytes(raw), legacy)
+
+
+def base58check_payload(payload: bytes) -> str | None:
+    """Base58Check of ``payload`` by the compiled scanner (None when it is not built)."""
+    return None if _wirescan is None else _wirescan.base58check(payload)
+
+
+def _scan_block_py(raw: bytes, legacy: bool) -> BlockScan:
+    block = parse_block(raw)
+    _, _, header_end = _parse_full_header_at(raw, 0)
+    _, pos = _read_varint(raw, header_end)
+    candidates = []
+    for index, tx in enumerate(block.txs):
+        end = pos + len(encode_tx(tx))
+        if tx.version == _NAMECOIN_TX_VERSION or (
+            legacy and index and any(o.script[:1] == b"\x51" for o in tx.outputs)
+        ):
+            candidates.append(
+                ScannedTx(
+                    index,
+                    pos,
+                    end,
+                    tx.version,
+                    raw[pos + 4] == 0,
+                    tx.txid,
+                    tuple((i.prevout.txid, i.prevout.vout) for i in tx.inputs),
+                    tuple(o.script for o in tx.outputs),
+                )
+            )
+        pos = end
+    return BlockScan(header_end, block.hash, b"".join(t.txid for t in block.txs), tuple(candidates))
+
+
 def _encode_full_header(header: BlockHeader, auxpow: AuxPow | None) -> bytes:
     if auxpow is None:
         return encode_header(header)
@@ -872,6 +964,12 @@ def merkle_branches(hashes: Sequence[bytes], indices: Sequence[int]) -> list[tup
     """
     if any(not 0 <= i < len(hashes) for i in indices):
         raise ParseError(ErrorCode.WIRE_BAD_TX, "leaf index out of range", size=len(hashes))
+    if _wirescan is not None and hashes:
+        return _wirescan.merkle_branches(b"".join(hashes), indices)
+    return _merkle_branches_py(hashes, indices)
+
+
+def _merkle_branches_py(hashes: Sequence[bytes], indices: Sequence[int]) -> list[tuple[bytes, ...]]:
     levels = [list(hashes)]
     while len(levels[-1]) > 1:
         level = levels[-1]
