@@ -38,6 +38,31 @@ def _tip(db: Path) -> int:
     return -1 if row is None or row[0] is None else int(row[0])
 
 
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            pass
+    return out
+
+
+def _wait_gone(pids: list[int], deadline: float) -> None:
+    """The indexer's reader process ends by itself when the indexer is killed (stdin EOF)."""
+    for pid in pids:
+        while Path(f"/proc/{pid}").exists() and "Z" not in _proc_state(pid):
+            assert time.monotonic() < deadline, f"reader process {pid} outlived the killed indexer"
+            threading.Event().wait(0.01)
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
 def _spawn(node: ReplayNode, db: Path) -> subprocess.Popen[bytes]:
     code = "import sys; from waypost.cli import main; sys.exit(main(sys.argv[1:]))"
     args = ["index", "--rpc-url", node.url, "--db", str(db), "--network", "regtest", "--once", "--batch-blocks", "20"]
@@ -61,6 +86,7 @@ def test_sigkill_during_catch_up_resumes_to_clean_index(tmp_path: Path) -> None:
 
         db = tmp_path / "crash.db"
         kills = 0
+        readers_killed_with_parent = 0
         deadline = time.monotonic() + 90
         while kills < KILLS and _tip(db) < n_blocks - 1:
             assert time.monotonic() < deadline, f"only {kills} kills landed"
@@ -72,13 +98,17 @@ def test_sigkill_during_catch_up_resumes_to_clean_index(tmp_path: Path) -> None:
                 threading.Event().wait(0.005)
             threading.Event().wait(rng.uniform(0.0, 0.08))
             if proc.poll() is None:
+                readers = _children(proc.pid)  # the reader process of a long catch-up
                 proc.send_signal(signal.SIGKILL)
                 kills += 1
+                _wait_gone(readers, time.monotonic() + 10)
+                readers_killed_with_parent += bool(readers)
             proc.wait(timeout=30)
             conn = sqlite3.connect(db)
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             conn.close()
         assert kills >= KILLS, f"the chain was indexed after {kills} kills; make it longer"
+        assert readers_killed_with_parent >= 1  # some kills hit a catch-up running its reader process
         proc = _spawn(node, db)
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()

@@ -16,7 +16,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from waypost.indexer.follow import FollowOptions, Progress, follow_forever, network_of_chain, sync_once
-from waypost.indexer.rpc import RpcClient
+from waypost.indexer.rpc import RpcConfig
 from waypost.indexer.store import BatchHook, open_store
 from waypost.registry.errors import ChainError, ErrorCode
 
@@ -87,8 +87,8 @@ def run(
     cookie: Path | None = args.rpc_cookie
     timeout_s = float(args.rpc_timeout)
 
-    def client_factory() -> RpcClient:
-        return RpcClient(args.rpc_url, cookie_path=cookie, timeout_s=timeout_s)
+    # ``RpcConfig.client``: the follower's reader process rebuilds clients from the settings
+    client_factory = RpcConfig(url=args.rpc_url, cookie_path=cookie, timeout_s=timeout_s).client
 
     network: str | None = args.network
     if network is None:

@@ -5,20 +5,17 @@ Owns retries, progress and logging; consensus lives in ``state``, writes in ``st
 
 from __future__ import annotations
 
-import itertools
 import logging
-import multiprocessing
-import os
+import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
-from waypost.indexer.rpc import ChainInfo, RpcClient, fetch_blocks_pipelined
+from waypost.indexer import reader
+from waypost.indexer.rpc import ChainInfo, RpcClient, RpcConfig, fetch_blocks_pipelined
 from waypost.indexer import state as st
 from waypost.indexer.store import BatchHook, Store
 from waypost.indexer.wire import hash_to_hex
@@ -55,11 +52,13 @@ class FollowOptions:
     batch_bytes: int = 32 * 1024 * 1024
     fetch_batch: int = 32
     in_flight: int = 3
-    # Catch-ups of at least ``parse_workers_min_blocks`` blocks parse and summarise blocks in
-    # ``parse_workers`` child processes (0: in this process), ``parse_chunk`` blocks per task.
-    parse_workers: int = 0
-    parse_workers_min_blocks: int = 2000
-    parse_chunk: int = 64
+    # Catch-ups of at least ``reader_min_blocks`` blocks are fetched and summarised by a
+    # reader child process (when the client factory is an ``RpcConfig.client``), which hands over
+    # ``reader_chunk`` summaries at a time: fetching and parsing then run beside the
+    # SQLite writes on another core. False: everything in this process.
+    reader_process: bool = True
+    reader_min_blocks: int = 2000
+    reader_chunk: int = 64
     max_reorg_retries: int = 20
     poll_interval_s: float = 2.0
     max_backoff_s: float = 30.0
@@ -168,63 +167,78 @@ def find_fork_height(store: Store, client: RpcClient, node_height: int, *, step:
     return -1
 
 
-def _summarize(raw: bytes, network: str) -> st.BlockSummary:
-    return st.summarize_raw(raw, network)
+def _summarize(raws: Iterable[bytes], network: str) -> Generator[st.BlockSummary, None, None]:
+    for raw in raws:
+        yield st.summarize_raw(raw, network)
 
 
-def _summarize_chunk(raws: list[bytes], network: str) -> list[st.BlockSummary] | None:
-    """Worker task: parse and summarise blocks (None on any error: the parent re-parses)."""
+def _reader_summaries(
+    config: RpcConfig, heights: list[int], network: str, opts: FollowOptions
+) -> Generator[st.BlockSummary, None, None]:
+    """Summaries of ``heights`` (consecutive) in order, fetched and parsed by a reader process.
+
+    When the reader fails (a node error, a bad block, it died) the blocks it did not
+    deliver are fetched and parsed here, so the error raised is the in-process one.
+    """
+    child = subprocess.Popen(
+        [sys.executable, "-m", "waypost.indexer.reader"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert child.stdin is not None and child.stdout is not None
+    delivered = 0
     try:
-        return [_summarize(raw, network) for raw in raws]
-    except WaypostError:
-        return None
-
-
-def _watch_parent(parent_pid: int) -> None:
-    """Worker initializer: exit when the indexer dies (a SIGKILL leaves no one to stop us)."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+        child.stdin.write(
+            reader.job_line(
+                config,
+                heights[0],
+                heights[-1] + 1,
+                network=network,
+                fetch_batch=opts.fetch_batch,
+                in_flight=opts.in_flight,
+                chunk=opts.reader_chunk,
+            )
+        )
+        child.stdin.flush()
+        for message in reader.read_frames(child.stdout):
+            if message[0] == "done":
+                return
+            if message[0] != "blocks":
+                break
+            for item in message[1]:
+                yield st.summary_from_tuple(item)
+                delivered += 1
+    except (OSError, ValueError, TypeError) as exc:
+        _log.warning("reader process unusable: %s", exc)
+    finally:
+        for stream in (child.stdin, child.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        if child.poll() is None:
+            child.terminate()
+        child.wait()
+    if delivered < len(heights):
+        _log.warning("reader process stopped at height %d; continuing in this process", heights[delivered])
+    raws = fetch_blocks_pipelined(config.client, heights[delivered:], batch_size=opts.fetch_batch, in_flight=opts.in_flight)
+    try:
+        yield from _summarize(raws, network)
+    finally:
+        raws.close()
 
 
 def _summaries(
-    raws: Iterable[bytes], network: str, pool: ProcessPoolExecutor | None, chunk: int, depth: int
+    client_factory: Callable[[], RpcClient], heights: list[int], network: str, opts: FollowOptions
 ) -> Generator[st.BlockSummary, None, None]:
-    """Summaries of ``raws`` in order; parsed in ``pool`` when given, ``depth`` chunks ahead.
-
-    A chunk that fails in a worker (bad block, worker died) is parsed again here, so the
-    error raised, and the blocks yielded before it, are those of the in-process path.
-    """
-    if pool is None:
-        for raw in raws:
-            yield _summarize(raw, network)
+    """Summaries of the blocks at ``heights``: by a reader process for long catch-ups, else here."""
+    config = getattr(client_factory, "__self__", None)  # ``RpcConfig.client``: rebuildable elsewhere
+    if opts.reader_process and len(heights) >= opts.reader_min_blocks and isinstance(config, RpcConfig):
+        yield from _reader_summaries(config, heights, network, opts)
         return
-    it = iter(raws)
-    pending: deque[tuple[list[bytes], Future[list[st.BlockSummary] | None]]] = deque()
-
-    def submit() -> None:
-        part = list(itertools.islice(it, chunk))
-        if part:
-            pending.append((part, pool.submit(_summarize_chunk, part, network)))
-
-    for _ in range(depth):
-        submit()
-    while pending:
-        part, future = pending.popleft()
-        try:
-            out = future.result()
-        except Exception:  # noqa: BLE001 - a broken worker: fall back to this process
-            out = None
-        submit()
-        if out is None:
-            for raw in part:
-                yield _summarize(raw, network)
-        else:
-            yield from out
+    raws = fetch_blocks_pipelined(client_factory, heights, batch_size=opts.fetch_batch, in_flight=opts.in_flight)
+    try:
+        yield from _summarize(raws, network)
+    finally:
+        raws.close()
 
 
 def _batches(
@@ -242,15 +256,6 @@ def _batches(
             batch, size = [], 0
     if batch:
         yield batch
-
-
-def _parse_pool(options: FollowOptions, n_blocks: int) -> ProcessPoolExecutor | None:
-    if options.parse_workers < 1 or n_blocks < options.parse_workers_min_blocks:
-        return None
-    ctx = multiprocessing.get_context("spawn")  # never fork a process that runs prefetch threads
-    return ProcessPoolExecutor(
-        max_workers=options.parse_workers, mp_context=ctx, initializer=_watch_parent, initargs=(os.getpid(),)
-    )
 
 
 def sync_once(
@@ -327,11 +332,7 @@ def sync_once(
             if progress is not None:
                 progress.begin(fork, target)
             heights = list(range(fork + 1, target + 1))
-            raws = fetch_blocks_pipelined(
-                client_factory, heights, batch_size=opts.fetch_batch, in_flight=opts.in_flight
-            )
-            pool = _parse_pool(opts, len(heights))
-            summaries = _summaries(raws, network, pool, opts.parse_chunk, 2 * opts.parse_workers + 1)
+            summaries = _summaries(client_factory, heights, network, opts)
             try:
                 if not heights and to_disconnect:
                     store.apply_batch([], to_disconnect, hooks)
@@ -360,12 +361,7 @@ def sync_once(
                 _log.warning("chain changed during catch-up, retrying: %s", exc.message)
                 continue
             finally:
-                summaries.close()
-                if pool is not None:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                close = getattr(raws, "close", None)
-                if callable(close):
-                    close()  # stops the prefetch threads
+                summaries.close()  # stops the prefetch threads or the reader process
                 if progress is not None:
                     progress.end()
         raise ChainError(

@@ -43,7 +43,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -158,6 +158,11 @@ class RpcConfig:
     max_retries: int = 5
     backoff_s: float = 0.25
     wallet: str | None = None
+
+    def client(self) -> RpcClient:
+        """A new client with these settings (``config.client`` is the follower's client
+        factory that a reader process can rebuild from the settings)."""
+        return RpcClient.from_config(self)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -663,7 +668,7 @@ def fetch_blocks_pipelined(
     *,
     batch_size: int = 16,
     in_flight: int = 3,
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """Yield raw blocks in order, with up to ``in_flight`` batches requested at once.
 
     Each worker thread uses its own client from ``client_factory``, so batches travel on

@@ -59,6 +59,8 @@ __all__ = [
     "BlockSummary",
     "summarize_block",
     "summarize_raw",
+    "summary_to_tuple",
+    "summary_from_tuple",
     "extract_name_ops",
     "compute_state_root",
     "encode_record",
@@ -429,6 +431,7 @@ def disconnect_ops(undo: Undo) -> NameDelta:
 # output in a non-Namecoin tx is invalid there): a header time before 2016-01-01 covers
 # every such block with a wide margin and keeps the scan off the rest of the chain.
 _U32 = struct.Struct("<I")
+_NETWORKS = {n.value: n for n in Network}
 _LEGACY_NAME_NEW_BEFORE_TIME = 1_451_606_400
 
 
@@ -471,7 +474,7 @@ def extract_name_ops(block: Block, network: str) -> tuple[TxNameOp, ...]:
         for index, tx in enumerate(block.txs)
         if tx.version == _NAMECOIN_TX_VERSION or (legacy and index)
     )
-    return _name_ops_of(txs, legacy, Network(network))
+    return _name_ops_of(txs, legacy, _NETWORKS[network])
 
 
 def _legacy_block(network: str, time_s: int) -> bool:
@@ -582,7 +585,7 @@ def summarize_raw(raw: bytes, network: str) -> BlockSummary:
     time_s = _U32.unpack_from(raw, 68)[0] if len(raw) >= 80 else 0
     legacy = _legacy_block(network, time_s)
     scan = scan_block(raw, legacy=legacy)
-    ops = _name_ops_of(scan.candidates, legacy, Network(network))
+    ops = _name_ops_of(scan.candidates, legacy, _NETWORKS[network]) if scan.candidates else ()
     name_txs: tuple[NameTx, ...] = ()
     spv_idx = [op.tx_index for op in ops if op.kind != OP_NEW]
     if spv_idx:
@@ -602,6 +605,58 @@ def summarize_raw(raw: bytes, network: str) -> BlockSummary:
         header=raw[: scan.header_end],
         ops=ops,
         name_txs=name_txs,
+    )
+
+
+# A summary as nested tuples of bytes/str/int/None (``marshal`` can carry it between
+# processes several times faster than pickling the dataclasses).
+SummaryTuple = tuple[object, ...]
+
+
+def summary_to_tuple(s: BlockSummary) -> SummaryTuple:
+    """``BlockSummary`` -> plain tuples (inverse: ``summary_from_tuple``)."""
+    return (
+        s.hash,
+        s.prev_hash,
+        s.time_s,
+        s.n_tx,
+        s.size,
+        s.header,
+        tuple(
+            (o.tx_index, o.txid, o.vout, o.kind, o.name, o.value, o.rand, o.commitment, o.address,
+             tuple((p.txid, p.vout) for p in o.spent))
+            for o in s.ops
+        ),
+        tuple((n.tx_index, n.txid, n.raw, n.branch) for n in s.name_txs),
+    )
+
+
+def summary_from_tuple(t: SummaryTuple) -> BlockSummary:
+    """Rebuild a ``BlockSummary`` from ``summary_to_tuple``.
+
+    Raises:
+        ValueError, TypeError: not the shape ``summary_to_tuple`` makes.
+    """
+    block_hash, prev, time_s, n_tx, size, header, ops, name_txs = t
+    return BlockSummary(
+        hash=block_hash,  # type: ignore[arg-type]
+        prev_hash=prev,  # type: ignore[arg-type]
+        time_s=time_s,  # type: ignore[arg-type]
+        n_tx=n_tx,  # type: ignore[arg-type]
+        size=size,  # type: ignore[arg-type]
+        header=header,  # type: ignore[arg-type]
+        ops=tuple(
+            TxNameOp(
+                tx_index=i, txid=txid, vout=vout, kind=kind, name=name, value=value, rand=rand,
+                commitment=commitment, address=address,
+                spent=tuple(Outpoint(txid=ptxid, vout=pvout) for ptxid, pvout in spent),
+            )
+            for i, txid, vout, kind, name, value, rand, commitment, address, spent in ops  # type: ignore[attr-defined]
+        ),
+        name_txs=tuple(
+            NameTx(tx_index=i, txid=txid, raw=raw, branch=branch)
+            for i, txid, raw, branch in name_txs  # type: ignore[attr-defined]
+        ),
     )
 
 
@@ -640,7 +695,9 @@ def connect_block(view: StateView, block: Block, height: int, network: str) -> t
 def _connect_network_ops(
     view: StateView, block_hash: BlockHash, height: int, ops: tuple[TxNameOp, ...], network: str
 ) -> tuple[NameDelta, Undo]:
-    net = Network(network)
+    if not ops:  # most blocks: nothing to look up or check
+        return NameDelta(block_hash=block_hash, height=height, connected=True), Undo(block_hash=block_hash, height=height)
+    net = _NETWORKS[network]
 
     def depth(h: int) -> int:
         return name_expiration_depth(net, h)
@@ -707,9 +764,7 @@ def compute_state_root(prev_root: bytes, delta: NameDelta) -> bytes:
         h.update(encode_record(rec))
     for entry in delta.news_added:
         h.update(b"N" + entry.commitment + entry.txid + struct.pack("<II", entry.vout, entry.height))
-    return hashlib.sha256(
-        _ROOT_TAG + prev_root + delta.block_hash + struct.pack("<I", delta.height) + h.digest()
-    ).digest()
+    return hashlib.sha256(_ROOT_TAG + prev_root + delta.block_hash + _U32.pack(delta.height) + h.digest()).digest()
 
 
 # --- compact encodings (undo rows) ---------------------------------------------------
@@ -831,6 +886,8 @@ def _read_new(r: _Reader) -> NameNewEntry:
 
 def encode_undo(undo: Undo) -> bytes:
     """Encode an ``Undo`` in the compact layout above."""
+    if not (undo.prior or undo.ops or undo.news_added or undo.news_spent):
+        return b"U1" + undo.block_hash + _U32.pack(undo.height) + bytes(16)
     parts = [b"U1", undo.block_hash, struct.pack("<I", undo.height), struct.pack("<I", len(undo.prior))]
     for name, rec in undo.prior:
         parts.append(struct.pack("<H", len(name)) + name)

@@ -14,7 +14,7 @@ import pytest
 from tests.replaynode import ChainGenerator, ReplayNode
 from waypost.indexer.cli import main as index_main
 from waypost.indexer.follow import FollowOptions, follow_forever, sync_once
-from waypost.indexer.rpc import RpcClient
+from waypost.indexer.rpc import RpcClient, RpcConfig
 from waypost.indexer.store import BatchResult, Store, open_store, state_digest
 from waypost.registry.errors import ChainError, ErrorCode, ParseError, UpstreamError
 
@@ -182,23 +182,26 @@ def test_cli_network_mismatch(node: ReplayNode, tmp_path: Path) -> None:
     assert exc.value.code == ErrorCode.CHAIN_NETWORK_MISMATCH
 
 
-def test_parse_workers_give_the_same_index(node: ReplayNode, tmp_path: Path) -> None:
-    # Blocks parsed and summarised in a worker process index exactly like in-process parsing.
+def _config_factory(node: ReplayNode) -> Callable[[], RpcClient]:
+    return RpcConfig(url=node.url, timeout_s=5.0, max_retries=3, backoff_s=0.01).client
+
+
+def test_reader_process_gives_the_same_index(node: ReplayNode, tmp_path: Path) -> None:
+    # Blocks fetched and summarised in the reader process index exactly like in-process ones.
     gen = ChainGenerator(seed=11, txs_per_block=5, name_op_ratio=0.5)
     node.set_active(_add(node, gen, 120))
     node.start()
     clean = _clean_digest(tmp_path, node, "clean.db")
     store = open_store(tmp_path / "w.db", "regtest")
-    opts = FollowOptions(batch_blocks=40, fetch_batch=8, in_flight=2, parse_workers=1, parse_workers_min_blocks=1,
-                         parse_chunk=16)
-    res = sync_once(store, _factory(node), network="regtest", options=opts)
+    opts = FollowOptions(batch_blocks=40, fetch_batch=8, in_flight=2, reader_min_blocks=1, reader_chunk=16)
+    res = sync_once(store, _config_factory(node), network="regtest", options=opts)
     assert (res.tip_height, res.connected) == (119, 120)
     assert state_digest(store) == clean
     store.close()
 
 
-def test_parse_worker_error_is_the_in_process_error(node: ReplayNode, tmp_path: Path) -> None:
-    # A block that fails to parse in a worker is parsed again here: same error, earlier batches kept.
+def test_reader_process_error_is_the_in_process_error(node: ReplayNode, tmp_path: Path) -> None:
+    # A block that fails in the reader is fetched and parsed again here: same error, earlier batches kept.
     gen = ChainGenerator(seed=12, txs_per_block=4, name_op_ratio=0.3)
     blocks = list(gen.blocks(60))
     hashes = [node.add_block(b.raw, b.height, n_tx=b.n_tx) for b in blocks[:50]]
@@ -206,13 +209,62 @@ def test_parse_worker_error_is_the_in_process_error(node: ReplayNode, tmp_path: 
     node.set_active(hashes)
     node.start()
     store = open_store(tmp_path / "w.db", "regtest")
-    opts = FollowOptions(batch_blocks=25, fetch_batch=8, in_flight=2, parse_workers=1, parse_workers_min_blocks=1,
-                         parse_chunk=16)
+    opts = FollowOptions(batch_blocks=25, fetch_batch=8, in_flight=2, reader_min_blocks=1, reader_chunk=16)
     with pytest.raises(ParseError):
-        sync_once(store, _factory(node), network="regtest", options=opts)
+        sync_once(store, _config_factory(node), network="regtest", options=opts)
     tip = store.fetch_tip()
     assert tip is not None and tip[0] == 49  # the two whole batches before the bad block committed
     store.close()
+
+
+def test_reader_process_dying_midway_is_continued_here(node: ReplayNode, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # The reader's output ends early (it died): the rest is fetched here, the index is whole.
+    from waypost.indexer import follow, reader
+
+    gen = ChainGenerator(seed=13, txs_per_block=5, name_op_ratio=0.5)
+    node.set_active(_add(node, gen, 100))
+    node.start()
+    clean = _clean_digest(tmp_path, node, "clean.db")
+    real = reader.read_frames
+
+    def first_frame_only(stream):  # type: ignore[no-untyped-def]
+        for frame in real(stream):
+            yield frame
+            return
+
+    monkeypatch.setattr(follow.reader, "read_frames", first_frame_only)
+    store = open_store(tmp_path / "w.db", "regtest")
+    opts = FollowOptions(batch_blocks=30, fetch_batch=8, in_flight=2, reader_min_blocks=1, reader_chunk=16)
+    res = sync_once(store, _config_factory(node), network="regtest", options=opts)
+    assert (res.tip_height, res.connected) == (99, 100)
+    assert state_digest(store) == clean
+    store.close()
+
+
+def test_reader_gets_the_credentials_on_stdin_not_the_command_line(node: ReplayNode, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from waypost.indexer import follow
+
+    seen: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    def spy(args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(list(args))
+        return real_popen(args, **kwargs)
+
+    monkeypatch.setattr(follow.subprocess, "Popen", spy)
+    gen = ChainGenerator(seed=14, txs_per_block=3, name_op_ratio=0.3)
+    node.set_active(_add(node, gen, 40))
+    node.start()
+    store = open_store(tmp_path / "w.db", "regtest")
+    opts = FollowOptions(batch_blocks=30, fetch_batch=8, in_flight=2, reader_min_blocks=1)
+    assert sync_once(store, _config_factory(node), network="regtest", options=opts).tip_height == 39
+    store.close()
+    assert len(seen) == 1 and seen[0][1:] == ["-m", "waypost.indexer.reader"]
+    assert "pass" not in " ".join(seen[0]) and node.url not in " ".join(seen[0])
 
 
 def test_idle_follower_re_signs_the_checkpoint_when_nothing_changes(node: ReplayNode, tmp_path: Path) -> None:
