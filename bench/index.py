@@ -25,7 +25,7 @@ MAINNET_BLOCKS = 815_000
 MAINNET_TXS = 9_000_000
 
 
-def _generate(n_blocks: int, seed: int, cache: Path) -> list[tuple[bytes, int, int]]:
+def _generate(n_blocks: int, seed: int, cache: Path, *, auxpow: bool = True) -> list[tuple[bytes, int, int]]:
     """(raw, n_tx, n_name_ops) per block; cached on disk because generation is slow."""
     if cache.exists():
         out = []
@@ -40,8 +40,9 @@ def _generate(n_blocks: int, seed: int, cache: Path) -> list[tuple[bytes, int, i
     from tests.replaynode import ChainGenerator
 
     # ~11 tx per block (mainnet: 9M tx / 815k blocks), ~5% of transactions are name ops,
-    # values up to 1023 bytes, mainnet expiry depth
-    gen = ChainGenerator(seed=seed, txs_per_block=11, name_op_ratio=0.05, expiry_depth=36_000)
+    # values up to 1023 bytes, mainnet expiry depth, and (as every mainnet block since
+    # 19200) a merge-mining proof of ~0.6-2.2 KB after the header
+    gen = ChainGenerator(seed=seed, txs_per_block=11, name_op_ratio=0.05, expiry_depth=36_000, auxpow=auxpow)
     rng = random.Random(seed)
     out = []
     parts = []
@@ -97,6 +98,7 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-log", action="store_true", help="index names only (no transparency-log/outbox hooks)")
+    parser.add_argument("--no-auxpow", action="store_true", help="blocks without merge-mining proofs (not mainnet-shaped)")
     parser.add_argument("--fetch-only", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fetch_only:
@@ -105,14 +107,15 @@ def main() -> int:
 
     from tests.replaynode import ReplayNode
 
-    cache = Path(tempfile.gettempdir()) / f"waypost-bench-chain-{args.blocks}-{args.seed}.bin"
+    shape = "plain" if args.no_auxpow else "auxpow"
+    cache = Path(tempfile.gettempdir()) / f"waypost-bench-chain-{args.blocks}-{args.seed}-{shape}.bin"
     t0 = time.monotonic()
-    blocks = _generate(args.blocks, args.seed, cache)
+    blocks = _generate(args.blocks, args.seed, cache, auxpow=not args.no_auxpow)
     n_tx = sum(b[1] for b in blocks)
     n_ops = sum(b[2] for b in blocks)
     n_bytes = sum(len(b[0]) for b in blocks)
     print(f"chain: {len(blocks)} blocks, {n_tx} tx, {n_ops} name ops ({100 * n_ops / max(n_tx, 1):.1f}% of tx), "
-          f"{n_bytes / 1e6:.1f} MB (ready in {time.monotonic() - t0:.0f} s)")
+          f"{n_bytes / 1e6:.1f} MB, {'with' if shape == 'auxpow' else 'no'} AuxPoW (ready in {time.monotonic() - t0:.0f} s)")
 
     node = ReplayNode("main")
     hashes = [node.add_block(raw, h, n_tx=k) for h, (raw, k, _) in enumerate(blocks)]

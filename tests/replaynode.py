@@ -22,12 +22,15 @@ from pathlib import Path
 from waypost.indexer.names import NameOp, NameOpKind, encode_name_script, name_commitment
 from waypost.indexer.wire import (
     COINBASE_VOUT,
+    MERGED_MINING_HEADER,
     NULL_HASH,
+    AuxPow,
     BlockHeader,
     OutPoint,
     Tx,
     TxIn,
     TxOut,
+    encode_auxpow,
     encode_header,
     encode_tx,
     encode_varint,
@@ -353,7 +356,8 @@ class _GenState:
 
 
 class ChainGenerator:
-    """Deterministic chains of valid-looking blocks with name operations (no PoW, no AuxPoW).
+    """Deterministic chains of valid-looking blocks with name operations (no PoW; with
+    ``auxpow`` a mainnet-shaped merge-mining proof after each header, not valid PoW either).
 
     Name ops follow the consensus rules the indexer relies on: a firstupdate spends a
     name_new at least 12 blocks deep whose commitment matches, an update spends the
@@ -368,8 +372,10 @@ class ChainGenerator:
         name_op_ratio: float = 0.05,
         expiry_depth: int = 30,
         max_value_bytes: int = 1023,
+        auxpow: bool = False,
     ) -> None:
         self.rng = random.Random(seed)
+        self.auxpow = auxpow
         self.txs_per_block = txs_per_block
         self.name_op_ratio = name_op_ratio
         self.expiry_depth = expiry_depth
@@ -430,6 +436,34 @@ class ChainGenerator:
         s.pending.append((OutPoint(txid=tx.txid, vout=0), name, rand, height))
         return tx
 
+    def _auxpow(self, height: int) -> AuxPow:
+        """A structurally real merge-mining proof shaped like mainnet's (not valid PoW).
+
+        Sizes follow the recorded mainnet headers and today's pools: a parent coinbase with
+        the merged-mining commitment and 2-4 payout outputs (one in seven, P2Pool-like, pays
+        20-50 outputs), a coinbase branch of 8-13 hashes, a chain branch of 0-4: ~0.6-2.2 KB.
+        """
+        rng = self.rng
+        chain_branch = tuple(rng.randbytes(32) for _ in range(rng.randint(0, 4)))
+        script_sig = (
+            b"\x03" + height.to_bytes(3, "little") + rng.randbytes(rng.randint(8, 40))
+            + MERGED_MINING_HEADER + rng.randbytes(32) + struct.pack("<II", 1 << len(chain_branch), rng.randrange(2**32))
+        )
+        n_out = rng.randint(20, 50) if rng.random() < 1 / 7 else rng.randint(2, 4)
+        outputs = [TxOut(value_sat=rng.randrange(10**9), script=b"\x76\xa9\x14" + rng.randbytes(20) + b"\x88\xac") for _ in range(n_out)]
+        outputs.append(TxOut(value_sat=0, script=b"\x6a\x24\xaa\x21\xa9\xed" + rng.randbytes(32)))  # witness commitment
+        coinbase = Tx.create(
+            version=1,
+            inputs=[TxIn(prevout=OutPoint(txid=Txid(NULL_HASH), vout=COINBASE_VOUT), script_sig=script_sig, sequence=0xFFFFFFFF)],
+            outputs=outputs,
+        )
+        parent = BlockHeader(version=0x20000000, prev_hash=BlockHash(rng.randbytes(32)), merkle_root=rng.randbytes(32),
+                             time_s=self.state.time_s, bits=0x1703A30C, nonce=rng.randrange(2**32))
+        return AuxPow(coinbase_tx=coinbase, parent_block_hash=BlockHash(rng.randbytes(32)),
+                      coinbase_branch=tuple(rng.randbytes(32) for _ in range(rng.randint(8, 13))), coinbase_index=0,
+                      chain_branch=chain_branch, chain_index=rng.randrange(1 << len(chain_branch)) if chain_branch else 0,
+                      parent_header=parent)
+
     def next_block(self, *, n_txs: int | None = None) -> GeneratedBlock:
         """Build the next block on the generator's tip."""
         s = self.state
@@ -455,8 +489,11 @@ class ChainGenerator:
                 )
             txs.append(tx)
         s.time_s += 600
-        header = BlockHeader(version=4, prev_hash=BlockHash(s.prev), merkle_root=merkle_root([t.txid for t in txs]), time_s=s.time_s, bits=0x207FFFFF, nonce=self.rng.randrange(2**32))
-        raw = encode_header(header) + encode_varint(len(txs)) + b"".join(encode_tx(t) for t in txs)
+        # namecoin: chain id 1 in the upper half, 0x100 = AuxPoW follows the header
+        version = 0x00010104 if self.auxpow else 4
+        header = BlockHeader(version=version, prev_hash=BlockHash(s.prev), merkle_root=merkle_root([t.txid for t in txs]), time_s=s.time_s, bits=0x207FFFFF, nonce=self.rng.randrange(2**32))
+        aux = encode_auxpow(self._auxpow(height)) if self.auxpow else b""
+        raw = encode_header(header) + aux + encode_varint(len(txs)) + b"".join(encode_tx(t) for t in txs)
         s.prev = sha256d(raw[:80])
         s.height = height
         return GeneratedBlock(raw=raw, height=height, n_tx=len(txs), n_name_ops=n_name)

@@ -19,7 +19,7 @@ from waypost.indexer.rpc import ChainInfo, RpcClient, RpcConfig, fetch_blocks_pi
 from waypost.indexer import state as st
 from waypost.indexer.store import BatchHook, Store
 from waypost.indexer.wire import hash_to_hex
-from waypost.registry.errors import ChainError, ErrorCode, StoreError, UpstreamError, WaypostError
+from waypost.registry.errors import ChainError, ErrorCode, StoreError, UpstreamError
 from waypost.registry.model import BlockHash
 
 __all__ = [
@@ -52,10 +52,10 @@ class FollowOptions:
     batch_bytes: int = 32 * 1024 * 1024
     fetch_batch: int = 32
     in_flight: int = 3
-    # Catch-ups of at least ``reader_min_blocks`` blocks are fetched and summarised by a
-    # reader child process (when the client factory is an ``RpcConfig.client``), which hands over
-    # ``reader_chunk`` summaries at a time: fetching and parsing then run beside the
-    # SQLite writes on another core. False: everything in this process.
+    # Catch-ups of at least ``reader_min_blocks`` blocks are fetched by a reader child
+    # process (when the client factory is an ``RpcConfig.client``), which hands over
+    # ``reader_chunk`` raw blocks at a time: the JSON-RPC fetching then runs beside parsing
+    # and the SQLite writes, on another core. False: everything in this process.
     reader_process: bool = True
     reader_min_blocks: int = 2000
     reader_chunk: int = 64
@@ -175,7 +175,7 @@ def _summarize(raws: Iterable[bytes], network: str) -> Generator[st.BlockSummary
 def _reader_summaries(
     config: RpcConfig, heights: list[int], network: str, opts: FollowOptions
 ) -> Generator[st.BlockSummary, None, None]:
-    """Summaries of ``heights`` (consecutive) in order, fetched and parsed by a reader process.
+    """Summaries of ``heights`` (consecutive) in order, of blocks fetched by a reader process.
 
     When the reader fails (a node error, a bad block, it died) the blocks it did not
     deliver are fetched and parsed here, so the error raised is the in-process one.
@@ -191,7 +191,6 @@ def _reader_summaries(
                 config,
                 heights[0],
                 heights[-1] + 1,
-                network=network,
                 fetch_batch=opts.fetch_batch,
                 in_flight=opts.in_flight,
                 chunk=opts.reader_chunk,
@@ -203,8 +202,8 @@ def _reader_summaries(
                 return
             if message[0] != "blocks":
                 break
-            for item in message[1]:
-                yield st.summary_from_tuple(item)
+            for raw in message[1]:
+                yield st.summarize_raw(raw, network)
                 delivered += 1
     except (OSError, ValueError, TypeError) as exc:
         _log.warning("reader process unusable: %s", exc)

@@ -1,15 +1,17 @@
-"""Reader process (shell): fetch and summarise blocks beside the indexer, on another core.
+"""Reader process (shell): fetch blocks beside the indexer, on another core.
 
 ``waypost index`` catching up many blocks starts ``python -m waypost.indexer.reader`` and
-reads block summaries from its stdout while it writes SQLite batches itself, so fetching
-and parsing (this process) overlap with connecting and writing (the indexer).
+reads raw blocks from its stdout while it parses, connects and writes SQLite batches
+itself, so the JSON-RPC fetching (this process: HTTP, JSON, hex) overlaps with the rest.
+Parsing stays in the indexer: measured, a reader that also parsed was GIL-bound and the
+pipeline slower (bench/index.py).
 
 Protocol: the parent writes one JSON job line on stdin (the RPC settings, which never
-appear on the command line, the height range, the network, the fetch tuning) and keeps
+appear on the command line, the height range, the fetch tuning) and keeps
 stdin open; EOF on stdin (the parent ended or died) ends this process. Frames on stdout
-are a 4-byte little-endian length and a ``marshal`` payload: ``("blocks", [summary tuple,
-...])`` in height order (``state.summary_to_tuple``), then ``("done",)``; on any failure
-``("failed",)``, after which the parent fetches the rest itself and raises the exact error.
+are a 4-byte little-endian length and a ``marshal`` payload: ``("blocks", [raw block,
+...])`` in height order, then ``("done",)``; on any failure ``("failed",)``, after which
+the parent fetches the rest itself and raises the exact error.
 """
 
 from __future__ import annotations
@@ -25,19 +27,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from waypost.indexer import state as st
 from waypost.indexer.rpc import RpcConfig, fetch_blocks_pipelined
 from waypost.registry.errors import WaypostError
 
 __all__ = ["job_line", "read_frames", "main"]
 
 _LEN = struct.Struct("<I")
-# chunks parsed ahead of the indexer (the OS pipe alone buffers only ~64 KB)
+# chunks fetched ahead of the indexer (the OS pipe alone buffers only ~64 KB)
 _AHEAD_CHUNKS = 64
 
 
 def job_line(
-    config: RpcConfig, start: int, stop: int, *, network: str, fetch_batch: int, in_flight: int, chunk: int
+    config: RpcConfig, start: int, stop: int, *, fetch_batch: int, in_flight: int, chunk: int
 ) -> bytes:
     """The job the parent writes on the reader's stdin: heights ``start`` to ``stop - 1``."""
     job = {
@@ -50,7 +51,6 @@ def job_line(
         "wallet": config.wallet,
         "start": start,
         "stop": stop,
-        "network": network,
         "fetch_batch": fetch_batch,
         "in_flight": in_flight,
         "chunk": chunk,
@@ -94,7 +94,6 @@ def _run(job: dict[str, Any], out: IO[bytes]) -> None:
         backoff_s=float(job["backoff_s"]),
         wallet=job["wallet"],
     )
-    network = str(job["network"])
     chunk = max(1, int(job["chunk"]))
     outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=_AHEAD_CHUNKS)
 
@@ -114,9 +113,9 @@ def _run(job: dict[str, Any], out: IO[bytes]) -> None:
         config.client, heights, batch_size=int(job["fetch_batch"]), in_flight=int(job["in_flight"])
     )
     try:
-        part: list[st.SummaryTuple] = []
+        part: list[bytes] = []
         for raw in raws:
-            part.append(st.summary_to_tuple(st.summarize_raw(raw, network)))
+            part.append(raw)
             if len(part) >= chunk:
                 send(("blocks", part))
                 part = []

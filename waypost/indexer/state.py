@@ -59,8 +59,6 @@ __all__ = [
     "BlockSummary",
     "summarize_block",
     "summarize_raw",
-    "summary_to_tuple",
-    "summary_from_tuple",
     "extract_name_ops",
     "compute_state_root",
     "encode_record",
@@ -592,46 +590,6 @@ def summarize_raw(raw: bytes, network: str) -> BlockSummary:
     return _make_summary(
         scan.hash, BlockHash(raw[4:36]), time_s, len(scan.txids) // 32, len(raw), raw[: scan.header_end], ops, name_txs
     )
-
-
-# A summary as nested tuples of bytes/str/int/None (``marshal`` can carry it between
-# processes several times faster than pickling the dataclasses).
-SummaryTuple = tuple[object, ...]
-
-
-def summary_to_tuple(s: BlockSummary) -> SummaryTuple:
-    """``BlockSummary`` -> plain tuples (inverse: ``summary_from_tuple``)."""
-    return (
-        s.hash,
-        s.prev_hash,
-        s.time_s,
-        s.n_tx,
-        s.size,
-        s.header,
-        tuple(
-            (o.tx_index, o.txid, o.vout, o.kind, o.name, o.value, o.rand, o.commitment, o.address,
-             tuple((p.txid, p.vout) for p in o.spent))
-            for o in s.ops
-        ),
-        tuple((n.tx_index, n.txid, n.raw, n.branch) for n in s.name_txs),
-    )
-
-
-def summary_from_tuple(t: SummaryTuple) -> BlockSummary:
-    """Rebuild a ``BlockSummary`` from ``summary_to_tuple``.
-
-    Raises:
-        ValueError, TypeError: not the shape ``summary_to_tuple`` makes.
-    """
-    block_hash, prev, time_s, n_tx, size, header, ops, name_txs = t
-    if ops:
-        ops = tuple(
-            _make_op(i, txid, vout, kind, name, value, rand, commitment, address,
-                     tuple([_make_outpoint(ptxid, pvout) for ptxid, pvout in spent]))
-            for i, txid, vout, kind, name, value, rand, commitment, address, spent in ops  # type: ignore[attr-defined]
-        )
-        name_txs = tuple([_make_name_tx(*n) for n in name_txs])  # type: ignore[attr-defined]
-    return _make_summary(block_hash, prev, time_s, n_tx, size, header, ops, name_txs)
 
 
 def _raw_without_witness(raw: bytes, tx: ScannedTx) -> bytes:

@@ -201,7 +201,7 @@ def test_reader_process_gives_the_same_index(node: ReplayNode, tmp_path: Path) -
 
 
 def test_reader_process_error_is_the_in_process_error(node: ReplayNode, tmp_path: Path) -> None:
-    # A block that fails in the reader is fetched and parsed again here: same error, earlier batches kept.
+    # A bad block from the reader process fails here as in process: same error, earlier batches kept.
     gen = ChainGenerator(seed=12, txs_per_block=4, name_op_ratio=0.3)
     blocks = list(gen.blocks(60))
     hashes = [node.add_block(b.raw, b.height, n_tx=b.n_tx) for b in blocks[:50]]
