@@ -11,7 +11,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, TypeVar
 
-from waypost.indexer.names import NameOpKind, find_name_script, name_commitment, parse_name_script, script_address
+from waypost.indexer.names import (
+    NameOpKind,
+    find_name_script,
+    name_commitment,
+    parse_name_script,
+    plain_script_address,
+)
 from waypost.indexer.params import (
     BUG_FULLY_APPLY,
     Network,
@@ -27,6 +33,7 @@ from waypost.indexer.wire import (
     encode_header,
     encode_tx,
     merkle_branches,
+    merkle_branches_of,
     parse_tx,
     scan_block,
 )
@@ -493,7 +500,7 @@ def _name_ops_of(txs: Iterable[ScannedTx], legacy: bool, network: Network) -> tu
                 bytes(op.value or b""),
                 bytes(op.rand or b""),
                 bytes(op.commitment or b""),
-                script_address(op.address_script, network),
+                plain_script_address(op.address_script, network),
                 tuple([_make_outpoint(txid, vout) for txid, vout in tx.spent]),
             )
         )
@@ -579,8 +586,7 @@ def summarize_raw(raw: bytes, network: str) -> BlockSummary:
     spv_idx = [op.tx_index for op in ops if op.kind != OP_NEW]
     if spv_idx:
         by_index = {tx.tx_index: tx for tx in scan.candidates}
-        ids = scan.txids
-        brs = merkle_branches([ids[k : k + 32] for k in range(0, len(ids), 32)], spv_idx)
+        brs = merkle_branches_of(scan.txids, spv_idx)
         name_txs = tuple(
             [
                 _make_name_tx(i, by_index[i].txid, _raw_without_witness(raw, by_index[i]), br)

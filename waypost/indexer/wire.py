@@ -54,6 +54,7 @@ __all__ = [
     "merkle_root",
     "merkle_branch",
     "merkle_branches",
+    "merkle_branches_of",
     "root_from_branch",
     "bits_to_target",
     "target_to_bits",
@@ -967,6 +968,13 @@ def merkle_branches(hashes: Sequence[bytes], indices: Sequence[int]) -> list[tup
     if _wirescan is not None and hashes:
         return _wirescan.merkle_branches(b"".join(hashes), indices)
     return _merkle_branches_py(hashes, indices)
+
+
+def merkle_branches_of(txids: bytes, indices: Sequence[int]) -> list[tuple[bytes, ...]]:
+    """``merkle_branches`` over concatenated 32-byte hashes (``BlockScan.txids``)."""
+    if _wirescan is not None and txids and all(0 <= i < len(txids) // 32 for i in indices):
+        return _wirescan.merkle_branches(txids, indices)
+    return merkle_branches([txids[k : k + 32] for k in range(0, len(txids), 32)], indices)
 
 
 def _merkle_branches_py(hashes: Sequence[bytes], indices: Sequence[int]) -> list[tuple[bytes, ...]]:
