@@ -181,3 +181,26 @@ def test_conformance_tip_by_tip(node: tuple[ReplayNode, list[dict[str, Any]]], t
     finally:
         reader.close()
     json.dumps(seen_tips)  # the walk is serialisable for failure reports
+
+
+# Pinned on 2026-11-26 (unchanged since the founding session): the state root chains the
+# encoded name operations and name_new entries (docs/indexer.md), so a change to the record
+# or undo encodings, or to any rule, shows here instead of passing silently in the tests
+# that compare an index with a replay made by the same code.
+RECORDED_CHAIN_TIP = 162
+RECORDED_CHAIN_STATE_ROOT = "91cd8ad68de678fc6d70e41c70c55504c6e9886f03c6d3cac9427850299dc093"
+RECORDED_CHAIN_STATE_DIGEST = "c4783dac3902cdb74de342e3cd1609c73c23e9e04c76b9b86ab2ac6082a7c253"
+
+
+def test_recorded_chain_state_root_is_pinned(tmp_path: Path) -> None:
+    from tests.replaynode import index_recorded_chain
+    from waypost.indexer.store import state_digest
+
+    reader = open_reader(index_recorded_chain(tmp_path / "pinned.db"))
+    try:
+        status = reader.fetch_status()
+        assert status.tip_height == RECORDED_CHAIN_TIP
+        assert status.state_root is not None and status.state_root.hex() == RECORDED_CHAIN_STATE_ROOT
+        assert state_digest(reader).hex() == RECORDED_CHAIN_STATE_DIGEST
+    finally:
+        reader.close()

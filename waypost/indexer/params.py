@@ -18,6 +18,7 @@ __all__ = [
     "name_expires_at",
     "name_is_expired",
     "historic_bug",
+    "historic_bugs_at",
     "BUG_FULLY_IGNORE",
     "BUG_FULLY_APPLY",
     "BUG_IN_UTXO",
@@ -205,6 +206,11 @@ BUG_FULLY_APPLY = "fully_apply"  # BUG_FULLY_APPLY: checks skipped, the name upd
 BUG_IN_UTXO = "in_utxo"  # BUG_IN_UTXO: checks skipped, name database untouched, coin kept
 
 
+def historic_bugs_at(network: Network, height: int) -> bool:
+    """Whether ``mapHistoricBugs`` lists any transaction at ``height`` (a cheap pre-check)."""
+    return height in _BUG_HEIGHTS.get(network, ())
+
+
 def historic_bug(network: Network, height: int, txid_hex: str) -> str | None:
     """namecoin-core ``CChainParams::IsHistoricBug``: the bug kind of ``(height, txid)`` or None.
 
@@ -222,3 +228,4 @@ def historic_bug(network: Network, height: int, txid_hex: str) -> str | None:
 _BUG_INDEX: dict[Network, dict[tuple[int, str], str]] = {
     net: {(h, txid): kind for h, txid, kind in p.historic_bugs} for net, p in _PARAMS.items()
 }
+_BUG_HEIGHTS: dict[Network, frozenset[int]] = {net: frozenset(h for h, _ in bugs) for net, bugs in _BUG_INDEX.items()}

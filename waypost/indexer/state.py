@@ -22,6 +22,7 @@ from waypost.indexer.params import (
     BUG_FULLY_APPLY,
     Network,
     historic_bug,
+    historic_bugs_at,
     name_expiration_depth,
     name_expires_at,
 )
@@ -413,6 +414,10 @@ def disconnect_ops(undo: Undo) -> NameDelta:
 # output in a non-Namecoin tx is invalid there): a header time before 2016-01-01 covers
 # every such block with a wide margin and keeps the scan off the rest of the chain.
 _U32 = struct.Struct("<I")
+_U16 = struct.Struct("<H")
+_U32X2 = struct.Struct("<II")
+_INDEX_OP = struct.Struct("<IB")
+_ADDR_HEAD = struct.Struct("<BB")
 _D = TypeVar("_D")
 _NETWORKS = {n.value: n for n in Network}
 
@@ -647,7 +652,9 @@ def _connect_network_ops(
         return name_expires_at(net, h)
 
     def bug_of(txid: Txid) -> str | None:
-        return historic_bug(net, height, txid[::-1].hex())
+        return historic_bug(net, height, txid[::-1].hex()) if has_bugs else None
+
+    has_bugs = historic_bugs_at(net, height)
 
     return connect_ops(
         view,
@@ -705,7 +712,7 @@ def compute_state_root(prev_root: bytes, delta: NameDelta) -> bytes:
         for rec in delta.ops_added:
             h.update(encode_record(rec))
         for entry in delta.news_added:
-            h.update(b"N" + entry.commitment + entry.txid + struct.pack("<II", entry.vout, entry.height))
+            h.update(b"N" + entry.commitment + entry.txid + _U32X2.pack(entry.vout, entry.height))
         ops_digest = h.digest()
     else:
         ops_digest = _EMPTY_DIGEST
@@ -727,23 +734,26 @@ def compute_state_root(prev_root: bytes, delta: NameDelta) -> bytes:
 
 def encode_record(rec: NameRecord) -> bytes:
     """Encode a ``NameRecord`` in the compact layout above."""
-    addr = rec.address.encode("ascii") if rec.address is not None else None
-    parts = [
-        struct.pack("<H", len(rec.name)),
-        rec.name,
-        struct.pack("<H", len(rec.value)),
-        rec.value,
-        rec.txid,
-        struct.pack("<II", rec.vout, rec.height),
-        rec.block_hash,
-        struct.pack("<IB", rec.tx_index, _OP_CODES[rec.op]),
-    ]
-    if addr is None:
-        parts.append(b"\x00")
+    name, value = rec.name, rec.value
+    if rec.address is None:
+        addr_part = b"\x00"
     else:
-        parts.append(struct.pack("<BB", 1, len(addr)) + addr)
-    parts.append(struct.pack("<II", rec.expires_at_height, rec.epoch))
-    return b"".join(parts)
+        addr = rec.address.encode("ascii")
+        addr_part = _ADDR_HEAD.pack(1, len(addr)) + addr
+    return b"".join(
+        (
+            _U16.pack(len(name)),
+            name,
+            _U16.pack(len(value)),
+            value,
+            rec.txid,
+            _U32X2.pack(rec.vout, rec.height),
+            rec.block_hash,
+            _INDEX_OP.pack(rec.tx_index, _OP_CODES[rec.op]),
+            addr_part,
+            _U32X2.pack(rec.expires_at_height, rec.epoch),
+        )
+    )
 
 
 class _Reader:
@@ -818,7 +828,7 @@ def decode_record(buf: bytes) -> NameRecord:
 
 
 def _encode_new(e: NameNewEntry) -> bytes:
-    return struct.pack("<B", len(e.commitment)) + e.commitment + e.txid + struct.pack("<II", e.vout, e.height)
+    return bytes((len(e.commitment),)) + e.commitment + e.txid + _U32X2.pack(e.vout, e.height)
 
 
 def _read_new(r: _Reader) -> NameNewEntry:
@@ -833,15 +843,15 @@ def encode_undo(undo: Undo) -> bytes:
     """Encode an ``Undo`` in the compact layout above."""
     if not (undo.prior or undo.ops or undo.news_added or undo.news_spent):
         return b"U1" + undo.block_hash + _U32.pack(undo.height) + bytes(16)
-    parts = [b"U1", undo.block_hash, struct.pack("<I", undo.height), struct.pack("<I", len(undo.prior))]
+    parts = [b"U1", undo.block_hash, _U32.pack(undo.height), _U32.pack(len(undo.prior))]
     for name, rec in undo.prior:
-        parts.append(struct.pack("<H", len(name)) + name)
+        parts.append(_U16.pack(len(name)) + name)
         parts.append(b"\x00" if rec is None else b"\x01" + encode_record(rec))
-    parts.append(struct.pack("<I", len(undo.ops)))
+    parts.append(_U32.pack(len(undo.ops)))
     for key in undo.ops:
-        parts.append(struct.pack("<H", len(key.name)) + key.name + struct.pack("<I", key.tx_index))
+        parts.append(_U16.pack(len(key.name)) + key.name + _U32.pack(key.tx_index))
     for entries in (undo.news_added, undo.news_spent):
-        parts.append(struct.pack("<I", len(entries)))
+        parts.append(_U32.pack(len(entries)))
         parts.extend(_encode_new(e) for e in entries)
     return b"".join(parts)
 
