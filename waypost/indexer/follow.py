@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
@@ -167,11 +167,6 @@ def find_fork_height(store: Store, client: RpcClient, node_height: int, *, step:
     return -1
 
 
-def _summarize(raws: Iterable[bytes], network: str) -> Generator[st.BlockSummary, None, None]:
-    for raw in raws:
-        yield st.summarize_raw(raw, network)
-
-
 def _reader_summaries(
     config: RpcConfig, heights: list[int], network: str, opts: FollowOptions
 ) -> Generator[st.BlockSummary, None, None]:
@@ -180,11 +175,16 @@ def _reader_summaries(
     When the reader fails (a node error, a bad block, it died) the blocks it did not
     deliver are fetched and parsed here, so the error raised is the in-process one.
     """
-    child = subprocess.Popen(
-        [sys.executable, "-m", "waypost.indexer.reader"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    assert child.stdin is not None and child.stdout is not None
     delivered = 0
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "waypost.indexer.reader"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+    except OSError as exc:  # no interpreter to start (embedded Python): fetch here
+        _log.warning("cannot start the reader process: %s", exc)
+        yield from _local_summaries(config.client, heights, network, opts)
+        return
+    assert child.stdin is not None and child.stdout is not None
     try:
         child.stdin.write(
             reader.job_line(
@@ -218,11 +218,7 @@ def _reader_summaries(
         child.wait()
     if delivered < len(heights):
         _log.warning("reader process stopped at height %d; continuing in this process", heights[delivered])
-    raws = fetch_blocks_pipelined(config.client, heights[delivered:], batch_size=opts.fetch_batch, in_flight=opts.in_flight)
-    try:
-        yield from _summarize(raws, network)
-    finally:
-        raws.close()
+    yield from _local_summaries(config.client, heights[delivered:], network, opts)
 
 
 def _summaries(
@@ -233,9 +229,19 @@ def _summaries(
     if opts.reader_process and len(heights) >= opts.reader_min_blocks and isinstance(config, RpcConfig):
         yield from _reader_summaries(config, heights, network, opts)
         return
+    yield from _local_summaries(client_factory, heights, network, opts)
+
+
+def _local_summaries(
+    client_factory: Callable[[], RpcClient], heights: list[int], network: str, opts: FollowOptions
+) -> Generator[st.BlockSummary, None, None]:
+    """Summaries of the blocks at ``heights``, fetched (prefetch threads) and parsed here."""
+    if not heights:
+        return
     raws = fetch_blocks_pipelined(client_factory, heights, batch_size=opts.fetch_batch, in_flight=opts.in_flight)
     try:
-        yield from _summarize(raws, network)
+        for raw in raws:
+            yield st.summarize_raw(raw, network)
     finally:
         raws.close()
 

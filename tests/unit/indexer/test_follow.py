@@ -242,6 +242,25 @@ def test_reader_process_dying_midway_is_continued_here(node: ReplayNode, tmp_pat
     store.close()
 
 
+def test_no_reader_process_possible_fetches_here(node: ReplayNode, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from waypost.indexer import follow
+
+    def no_interpreter(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("no interpreter")
+
+    monkeypatch.setattr(follow.subprocess, "Popen", no_interpreter)
+    gen = ChainGenerator(seed=15, txs_per_block=3, name_op_ratio=0.4)
+    node.set_active(_add(node, gen, 50))
+    node.start()
+    clean = _clean_digest(tmp_path, node, "clean.db")
+    store = open_store(tmp_path / "w.db", "regtest")
+    opts = FollowOptions(batch_blocks=30, fetch_batch=8, in_flight=2, reader_min_blocks=1)
+    assert sync_once(store, _config_factory(node), network="regtest", options=opts).tip_height == 49
+    assert state_digest(store) == clean
+    store.close()
+
+
 def test_reader_gets_the_credentials_on_stdin_not_the_command_line(node: ReplayNode, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
