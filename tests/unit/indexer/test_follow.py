@@ -186,18 +186,23 @@ def _config_factory(node: ReplayNode) -> Callable[[], RpcClient]:
     return RpcConfig(url=node.url, timeout_s=5.0, max_retries=3, backoff_s=0.01).client
 
 
-def test_reader_process_gives_the_same_index(node: ReplayNode, tmp_path: Path) -> None:
-    # Blocks fetched and summarised in the reader process index exactly like in-process ones.
-    gen = ChainGenerator(seed=11, txs_per_block=5, name_op_ratio=0.5)
-    node.set_active(_add(node, gen, 120))
+def _assert_reader_sync_is_clean(node: ReplayNode, tmp_path: Path, seed: int, n_blocks: int) -> None:
+    """Index ``n_blocks`` generated blocks with the reader process path; equal to a clean index."""
+    gen = ChainGenerator(seed=seed, txs_per_block=5, name_op_ratio=0.5)
+    node.set_active(_add(node, gen, n_blocks))
     node.start()
     clean = _clean_digest(tmp_path, node, "clean.db")
     store = open_store(tmp_path / "w.db", "regtest")
-    opts = FollowOptions(batch_blocks=40, fetch_batch=8, in_flight=2, reader_min_blocks=1, reader_chunk=16)
+    opts = FollowOptions(batch_blocks=30, fetch_batch=8, in_flight=2, reader_min_blocks=1, reader_chunk=16)
     res = sync_once(store, _config_factory(node), network="regtest", options=opts)
-    assert (res.tip_height, res.connected) == (119, 120)
+    assert (res.tip_height, res.connected) == (n_blocks - 1, n_blocks)
     assert state_digest(store) == clean
     store.close()
+
+
+def test_reader_process_gives_the_same_index(node: ReplayNode, tmp_path: Path) -> None:
+    # Blocks fetched by the reader process index exactly like in-process ones.
+    _assert_reader_sync_is_clean(node, tmp_path, seed=11, n_blocks=120)
 
 
 def test_reader_process_error_is_the_in_process_error(node: ReplayNode, tmp_path: Path) -> None:
@@ -222,10 +227,6 @@ def test_reader_process_dying_midway_is_continued_here(node: ReplayNode, tmp_pat
     # The reader's output ends early (it died): the rest is fetched here, the index is whole.
     from waypost.indexer import follow, reader
 
-    gen = ChainGenerator(seed=13, txs_per_block=5, name_op_ratio=0.5)
-    node.set_active(_add(node, gen, 100))
-    node.start()
-    clean = _clean_digest(tmp_path, node, "clean.db")
     real = reader.read_frames
 
     def first_frame_only(stream):  # type: ignore[no-untyped-def]
@@ -234,12 +235,7 @@ def test_reader_process_dying_midway_is_continued_here(node: ReplayNode, tmp_pat
             return
 
     monkeypatch.setattr(follow.reader, "read_frames", first_frame_only)
-    store = open_store(tmp_path / "w.db", "regtest")
-    opts = FollowOptions(batch_blocks=30, fetch_batch=8, in_flight=2, reader_min_blocks=1, reader_chunk=16)
-    res = sync_once(store, _config_factory(node), network="regtest", options=opts)
-    assert (res.tip_height, res.connected) == (99, 100)
-    assert state_digest(store) == clean
-    store.close()
+    _assert_reader_sync_is_clean(node, tmp_path, seed=13, n_blocks=100)
 
 
 def test_no_reader_process_possible_fetches_here(node: ReplayNode, tmp_path: Path,
@@ -250,15 +246,7 @@ def test_no_reader_process_possible_fetches_here(node: ReplayNode, tmp_path: Pat
         raise OSError("no interpreter")
 
     monkeypatch.setattr(follow.subprocess, "Popen", no_interpreter)
-    gen = ChainGenerator(seed=15, txs_per_block=3, name_op_ratio=0.4)
-    node.set_active(_add(node, gen, 50))
-    node.start()
-    clean = _clean_digest(tmp_path, node, "clean.db")
-    store = open_store(tmp_path / "w.db", "regtest")
-    opts = FollowOptions(batch_blocks=30, fetch_batch=8, in_flight=2, reader_min_blocks=1)
-    assert sync_once(store, _config_factory(node), network="regtest", options=opts).tip_height == 49
-    assert state_digest(store) == clean
-    store.close()
+    _assert_reader_sync_is_clean(node, tmp_path, seed=15, n_blocks=50)
 
 
 def test_reader_gets_the_credentials_on_stdin_not_the_command_line(node: ReplayNode, tmp_path: Path,
