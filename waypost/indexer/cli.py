@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-key", type=Path, default=None, help="log signing key (default: <db>.logkey, created)")
     parser.add_argument("--log-origin", default=None, help="log origin line (default: waypost.localhost/<network>)")
     parser.add_argument("--no-log", action="store_true", help="index names only: no transparency log, SPV data or outbox")
-    parser.add_argument("--batch-blocks", type=int, default=500, help=argparse.SUPPRESS)
+    parser.add_argument("--batch-blocks", type=int, default=2000, help=argparse.SUPPRESS)
     parser.add_argument("--rpc-timeout", type=float, default=30.0, help=argparse.SUPPRESS)
 
 

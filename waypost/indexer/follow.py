@@ -48,7 +48,7 @@ class FollowOptions:
     travel in one JSON-RPC batch, ``in_flight`` batches are requested at once.
     """
 
-    batch_blocks: int = 500
+    batch_blocks: int = 2000  # bigger batches dirty fewer pages per block: commits cost less
     batch_bytes: int = 32 * 1024 * 1024
     fetch_batch: int = 32
     in_flight: int = 3
