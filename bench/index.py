@@ -43,9 +43,18 @@ def _generate(n_blocks: int, seed: int, cache: Path, *, auxpow: bool = True) -> 
     from tests.replaynode import ChainGenerator
 
     # ~11 tx per block (mainnet: 9M tx / 815k blocks), ~5% of transactions are name ops,
-    # values up to 1023 bytes, mainnet expiry depth, and (as every mainnet block since
-    # 19200) a merge-mining proof of ~0.6-2.2 KB after the header
-    gen = ChainGenerator(seed=seed, txs_per_block=11, name_op_ratio=0.05, expiry_depth=36_000, auxpow=auxpow)
+    # values up to 1023 bytes, mainnet's expiry schedule (12000 blocks below 24000, the ramp
+    # to 36000 by 48000), and (as every mainnet block since 19200) a merge-mining proof of
+    # ~0.6-2.6 KB after the header
+    from waypost.indexer.params import Network, name_expiration_depth
+
+    gen = ChainGenerator(
+        seed=seed,
+        txs_per_block=11,
+        name_op_ratio=0.05,
+        expiry_depth=lambda height: name_expiration_depth(Network.MAINNET, height),
+        auxpow=auxpow,
+    )
     rng = random.Random(seed)
     out = []
     parts = []
@@ -120,7 +129,7 @@ def main() -> int:
     from tests.replaynode import ReplayNode
 
     shape = "plain" if args.no_auxpow else "auxpow"
-    cache = Path(tempfile.gettempdir()) / f"waypost-bench-chain-{args.blocks}-{args.seed}-{shape}.bin"
+    cache = Path(tempfile.gettempdir()) / f"waypost-bench-chain-v2-{args.blocks}-{args.seed}-{shape}.bin"
     t0 = time.monotonic()
     blocks = _generate(args.blocks, args.seed, cache, auxpow=not args.no_auxpow)
     n_tx = sum(b[1] for b in blocks)

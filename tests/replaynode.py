@@ -13,7 +13,7 @@ import random
 import socket
 import struct
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -370,7 +370,7 @@ class ChainGenerator:
         seed: int = 1,
         txs_per_block: int = 1,
         name_op_ratio: float = 0.05,
-        expiry_depth: int = 30,
+        expiry_depth: int | Callable[[int], int] = 30,
         max_value_bytes: int = 1023,
         auxpow: bool = False,
     ) -> None:
@@ -378,7 +378,8 @@ class ChainGenerator:
         self.auxpow = auxpow
         self.txs_per_block = txs_per_block
         self.name_op_ratio = name_op_ratio
-        self.expiry_depth = expiry_depth
+        # blocks after its last update at which a name expires, at a tip height (isExpired)
+        self._depth: Callable[[int], int] = expiry_depth if callable(expiry_depth) else (lambda _h, d=expiry_depth: d)
         self.max_value_bytes = max_value_bytes
         self.state = _GenState()
 
@@ -407,13 +408,14 @@ class ChainGenerator:
             pick = mature[rng.randrange(len(mature))]
             outpoint, name, rand, _ = pick
             cur = s.active.get(name)
-            if cur is None or cur[1] + self.expiry_depth <= height:
+            if cur is None or cur[1] + self._depth(height) <= height:
                 s.pending.remove(pick)
                 op = NameOp(kind=NameOpKind.FIRSTUPDATE, name=name, value=self._value(), rand=rand, commitment=None, address_script=self._addr())
                 tx = Tx.create(version=NAMECOIN_TX_VERSION, inputs=[TxIn(prevout=outpoint, script_sig=b"", sequence=0xFFFFFFFF), fee_in], outputs=[TxOut(value_sat=1_000_000, script=encode_name_script(op))])
                 s.active[name] = (OutPoint(txid=tx.txid, vout=0), height)
                 return tx
-        live = [n for n, (_, h) in s.active.items() if height < h + self.expiry_depth - 1]
+        depth = self._depth(height)
+        live = [n for n, (_, h) in s.active.items() if height < h + depth - 1]
         if live and choice < 0.7:
             name = live[rng.randrange(len(live))]
             outpoint, _ = s.active[name]
