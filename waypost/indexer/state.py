@@ -269,9 +269,7 @@ def _check_op(
         return 1 if previous is None else previous.epoch + 1
     # namecoin-core: a name_update spends the name's current output (its name input).
     # "NAME_UPDATE on an expired name" is not re-checked: ExpireNames removes an expired
-    # name's coin from the UTXO set, so no valid block spends it, and the generated
-    # mainnet-shaped bench chains (a constant 36000-block depth, also below height 48000)
-    # would be refused for no gain.
+    # name's coin from the UTXO set, so no valid block spends it.
     if previous is None:
         raise _bad("name_update of an unknown name", name=op.name.hex(), height=height)
     if Outpoint(txid=previous.txid, vout=previous.vout) not in op.spent:
