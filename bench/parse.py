@@ -1,4 +1,5 @@
-"""Parse throughput of ``wire.parse_block`` (tx/s) next to a bare double-SHA256 pass.
+"""Parse throughput of ``wire.parse_block`` and of the indexer's ``state.summarize_raw``
+(tx/s) next to a bare double-SHA256 pass.
 
 Run by hand: ``.venv/bin/python bench/parse.py [--seconds 2]``. Blocks: every recorded
 namecoind regtest block plus synthesised blocks in the same wire format (legacy P2PKH,
@@ -18,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from waypost.indexer import names, wire  # noqa: E402
+from waypost.indexer import names, state, wire  # noqa: E402
 from waypost.registry.model import BlockHash, Hash160, Txid  # noqa: E402
 
 REGTEST = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "namecoind-regtest" / "blocks"
@@ -125,6 +126,10 @@ def main() -> None:
                 for tx in wire.parse_block(raw).txs:
                     names.find_name_output(tx)
 
+        def summarize_all() -> None:
+            for raw in blocks:
+                state.summarize_raw(raw, "regtest")
+
         def sha_blocks() -> None:
             for raw in blocks:
                 sha(sha(raw).digest()).digest()
@@ -138,12 +143,15 @@ def main() -> None:
         t_parse = _time(parse_all, args.seconds)
         t_nomerkle = _time(parse_no_merkle, args.seconds)
         t_names = _time(parse_and_names, args.seconds)
+        t_summary = _time(summarize_all, args.seconds)
         print(f"\n{label}: {len(blocks)} blocks, {n_tx} txs, {n_bytes / 1e6:.2f} MB")
         print(f"  sha256d over whole blocks      {n_bytes / t_sha_b / 1e6:9.1f} MB/s")
         print(f"  sha256d per tx (pre-split)     {n_tx / t_sha_t:9.0f} tx/s")
         print(f"  parse_block (merkle checked)   {n_tx / t_parse:9.0f} tx/s  {n_bytes / t_parse / 1e6:6.1f} MB/s")
         print(f"  parse_block (no merkle check)  {n_tx / t_nomerkle:9.0f} tx/s")
         print(f"  parse_block + find_name_output {n_tx / t_names:9.0f} tx/s")
+        print(f"  summarize_raw (indexer path)   {n_tx / t_summary:9.0f} tx/s  "
+              f"({'compiled scanner' if wire.FAST_SCAN else 'no compiled scanner: Python'})")
         print(f"  ratio parse / sha256d-per-tx   {t_parse / t_sha_t:9.1f} x slower")
         print(f"  ratio parse / sha256d-blocks   {t_parse / t_sha_b:9.1f} x slower")
 
