@@ -106,7 +106,7 @@ def test_reader_lookups_and_listing(tmp_path: Path) -> None:
     store.save_node_status(node_height=149, node_headers=150, node_ibd=False, checked_at_s=1234)
     reader = open_reader(db)
     status = reader.fetch_status()
-    assert (status.tip_height, status.node_headers, status.checked_at_s, status.schema_version) == (149, 150, 1234, 1)
+    assert (status.tip_height, status.node_headers, status.checked_at_s, status.schema_version) == (149, 150, 1234, 2)
     assert status.state_root is not None and len(status.state_root) == 32
     every = list(reader.fetch_names(limit=10_000))
     assert every and [r.name for r in every] == sorted(r.name for r in every)
@@ -132,3 +132,37 @@ def test_prefix_upper_bound() -> None:
     assert _prefix_upper(b"a\xff") == b"b"
     assert _prefix_upper(b"\xff\xff") is None
     assert _prefix_upper(b"") is None
+
+
+def test_schema_1_database_migrates_and_still_reorgs(tmp_path: Path) -> None:
+    """A database in schema 1's layout (undo records in a table of their own) opens at schema 2
+    with every undo record in its block row: a reorg through migrated blocks equals a clean index."""
+    gen = ChainGenerator(seed=12, txs_per_block=8, name_op_ratio=0.6)
+    common = [(parse_block(b.raw), b.height) for b in gen.blocks(40)]
+    branch_a = [(parse_block(b.raw), b.height) for b in gen.fork(1).blocks(15)]
+    branch_b = [(parse_block(b.raw), b.height) for b in gen.fork(2).blocks(20)]
+
+    db = tmp_path / "old.db"
+    store = open_store(db, "regtest")
+    store.apply_batch(common + branch_a)
+    store.close()
+    conn = sqlite3.connect(db, isolation_level=None)  # back to schema 1's layout
+    conn.execute("BEGIN")
+    conn.execute("CREATE TABLE undo ([height] INTEGER PRIMARY KEY, [hash] BLOB, [data] BLOB)")
+    conn.execute("INSERT INTO undo (height, hash, data) SELECT height, hash, undo FROM blocks")
+    conn.execute("ALTER TABLE blocks DROP COLUMN undo")
+    conn.execute("UPDATE schema_versions SET version = 1 WHERE component = 'indexer'")
+    conn.execute("COMMIT")
+    conn.close()
+
+    store = open_store(db, "regtest")
+    tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "undo" not in tables
+    assert store.conn.execute("SELECT count(*) FROM blocks WHERE undo IS NULL").fetchone()[0] == 0
+    assert store.fetch_status().schema_version == 2
+    result = store.apply_batch(branch_b, [b.hash for b, _ in reversed(branch_a)])
+    assert [d.connected for d in result.deltas].count(False) == 15
+    clean = open_store(tmp_path / "clean.db", "regtest")
+    clean.apply_batch(common + branch_b)
+    assert state_digest(store) == state_digest(clean)
+    assert store.fetch_tip() == clean.fetch_tip()
