@@ -71,6 +71,24 @@ def test_deep_reorg_walks_back_to_fork(node: ReplayNode, tmp_path: Path) -> None
     assert state_digest(store) == _clean_digest(tmp_path, node, "clean2.db")
 
 
+def test_deep_reorg_through_the_reader_process(node: ReplayNode, tmp_path: Path) -> None:
+    # The disconnects ride in the first batch of blocks the reader process fetched.
+    gen = ChainGenerator(seed=8, txs_per_block=5, name_op_ratio=0.5)
+    common = _add(node, gen, 40)
+    a = _add(node, gen.fork(1), 70)
+    b = _add(node, gen.fork(2), 80)
+    node.set_active(common + a)
+    node.start()
+    opts = FollowOptions(batch_blocks=30, fetch_batch=8, in_flight=2, reader_min_blocks=1, reader_chunk=16)
+    store = open_store(tmp_path / "i.db", "regtest")
+    sync_once(store, _config_factory(node), network="regtest", options=opts)
+    node.set_active(common + b)
+    result = sync_once(store, _config_factory(node), network="regtest", options=opts)
+    assert (result.disconnected, result.connected, result.tip_height) == (70, 80, 119)
+    assert state_digest(store) == _clean_digest(tmp_path, node, "clean.db")
+    store.close()
+
+
 def test_warmup_is_retried(node: ReplayNode, tmp_path: Path) -> None:
     node.set_active(_add(node, ChainGenerator(seed=1, txs_per_block=3), 30))
     node.start()
