@@ -226,7 +226,7 @@ def _summaries(
 ) -> Generator[st.BlockSummary, None, None]:
     """Summaries of the blocks at ``heights``: by a reader process for long catch-ups, else here."""
     config = getattr(client_factory, "__self__", None)  # ``RpcConfig.client``: rebuildable elsewhere
-    if opts.reader_process and len(heights) >= opts.reader_min_blocks and isinstance(config, RpcConfig):
+    if opts.reader_process and heights and len(heights) >= opts.reader_min_blocks and isinstance(config, RpcConfig):
         yield from _reader_summaries(config, heights, network, opts)
         return
     yield from _local_summaries(client_factory, heights, network, opts)
