@@ -23,6 +23,7 @@ from waypost.indexer.names import NameOp, NameOpKind, encode_name_script, name_c
 from waypost.indexer.wire import (
     COINBASE_VOUT,
     MERGED_MINING_HEADER,
+    NAMECOIN_TX_VERSION,
     NULL_HASH,
     AuxPow,
     BlockHeader,
@@ -334,7 +335,6 @@ def wait_indexed(db: Path, height: int, *, deadline_s: float = 30.0) -> None:
 
 _P2PKH_PREFIX = b"\x76\xa9\x14"
 _P2PKH_SUFFIX = b"\x88\xac"
-NAMECOIN_TX_VERSION = 0x7100
 
 
 @dataclass(frozen=True, slots=True)

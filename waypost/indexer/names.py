@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from waypost.indexer.params import Network, params_for
-from waypost.indexer.wire import Tx, base58check_payload, hash160, sha256d
+from waypost.indexer.wire import NAMECOIN_TX_VERSION, Tx, base58check_payload, hash160, sha256d
 from waypost.registry import bech32
 from waypost.registry.errors import ErrorCode, ParseError, ValidationError
 from waypost.registry.model import Hash160
@@ -40,8 +40,6 @@ __all__ = [
     "plain_script_address",
 ]
 
-# namecoin-core primitives/transaction.h: NAMECOIN_TX_VERSION
-NAMECOIN_TX_VERSION = 0x7100
 # namecoin-core names/common.h / consensus: MAX_NAME_LENGTH, MAX_VALUE_LENGTH
 MAX_NAME_LENGTH = 255
 MAX_VALUE_LENGTH = 1023

@@ -28,6 +28,7 @@ from waypost.indexer.params import (
 )
 from waypost.indexer.view import NameRecord
 from waypost.indexer.wire import (
+    NAMECOIN_TX_VERSION,
     Block,
     ScannedTx,
     encode_auxpow,
@@ -90,7 +91,6 @@ MAX_RAND_BYTES = 20  # namecoin-core CheckNameTransaction: "rand value is too la
 GENESIS_STATE_ROOT = bytes(32)  # root "before" the first indexed block
 _ROOT_TAG = b"waypost/state-root/v1"
 _EMPTY_DIGEST = hashlib.sha256().digest()
-_NAMECOIN_TX_VERSION = 0x7100  # namecoin-core NAMECOIN_TX_VERSION
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -471,7 +471,7 @@ def extract_name_ops(block: Block, network: str) -> tuple[TxNameOp, ...]:
             tuple(o.script for o in tx.outputs),
         )
         for index, tx in enumerate(block.txs)
-        if tx.version == _NAMECOIN_TX_VERSION or (legacy and index)
+        if tx.version == NAMECOIN_TX_VERSION or (legacy and index)
     )
     return _name_ops_of(txs, legacy, _NETWORKS[network])
 
@@ -483,7 +483,7 @@ def _legacy_block(network: str, time_s: int) -> bool:
 def _name_ops_of(txs: Iterable[ScannedTx], legacy: bool, network: Network) -> tuple[TxNameOp, ...]:
     out: list[TxNameOp] = []
     for tx in txs:
-        if tx.version != _NAMECOIN_TX_VERSION:
+        if tx.version != NAMECOIN_TX_VERSION:
             # namecoin-core CheckNameTransaction: only these carry name outputs (most txs),
             # but for the mainnet historic bugs (see _legacy_name_news)
             if legacy and tx.tx_index:

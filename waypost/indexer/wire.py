@@ -33,6 +33,7 @@ __all__ = [
     "COINBASE_VOUT",
     "MERGED_MINING_HEADER",
     "MAX_SIZE",
+    "NAMECOIN_TX_VERSION",
     "sha256d",
     "hash160",
     "parse_tx",
@@ -82,7 +83,8 @@ VERSION_CHAINID_SHIFT = 16
 MAX_CHAIN_BRANCH = 30
 # bitcoin consensus.h: MAX_BLOCK_WEIGHT / WITNESS_SCALE_FACTOR bound on a merkle-block tx count
 _MAX_MERKLE_BLOCK_TXS = 4_000_000 // 60
-_NAMECOIN_TX_VERSION = 0x7100  # namecoin-core NAMECOIN_TX_VERSION (scan_block candidates)
+# namecoin-core primitives/transaction.h: only transactions of this version carry name outputs
+NAMECOIN_TX_VERSION = 0x7100
 
 _HEADER = struct.Struct("<i32s32sIII")
 _U16 = struct.Struct("<H")
@@ -878,7 +880,7 @@ def _scan_block_py(raw: bytes, legacy: bool) -> BlockScan:
     candidates = []
     for index, tx in enumerate(block.txs):
         end = pos + len(encode_tx(tx))
-        if tx.version == _NAMECOIN_TX_VERSION or (
+        if tx.version == NAMECOIN_TX_VERSION or (
             legacy and index and any(o.script[:1] == b"\x51" for o in tx.outputs)
         ):
             candidates.append(

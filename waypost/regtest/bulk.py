@@ -14,13 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from waypost.indexer import names as wnames
-from waypost.indexer.wire import OutPoint, Tx, TxIn, TxOut
+from waypost.indexer.wire import NAMECOIN_TX_VERSION, OutPoint, Tx, TxIn, TxOut
 from waypost.regtest.chain import (
     COINBASE_MATURITY,
     MIN_FIRSTUPDATE_DEPTH,
     NAME_EXPIRY_BLOCKS_REGTEST,
     NAME_LOCKED_SAT,
-    NAMECOIN_TX_VERSION,
     SimChain,
 )
 from waypost.regtest.script import key_for, p2pkh_script, push_data

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from waypost.indexer import names as wnames
 from waypost.indexer.wire import (
+    NAMECOIN_TX_VERSION,
     NULL_HASH,
     AuxPow,
     Block,
@@ -59,7 +60,6 @@ AUXPOW_VERSION = 0x00010104
 NAME_EXPIRY_BLOCKS_REGTEST = 30  # namecoin-core regtest: names expire 30 blocks after update
 MIN_FIRSTUPDATE_DEPTH = 12  # namecoin-core: name_new must be 12 blocks deep
 NAME_LOCKED_SAT = 1_000_000  # namecoin-core: 0.01 NMC locked in a name output
-NAMECOIN_TX_VERSION = 0x7100
 MAX_NAME_LENGTH = 255
 MAX_VALUE_LENGTH = 1023
 HALVING_INTERVAL_REGTEST = 150  # bitcoin regtest: nSubsidyHalvingInterval = 150

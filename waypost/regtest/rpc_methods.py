@@ -12,6 +12,7 @@ from typing import Any
 
 from waypost.indexer import names as wnames
 from waypost.indexer.wire import (
+    NAMECOIN_TX_VERSION,
     Block,
     build_merkle_block,
     OutPoint,
@@ -33,7 +34,6 @@ from waypost.regtest.chain import (
     MAX_NAME_LENGTH,
     NAME_EXPIRY_BLOCKS_REGTEST,
     NAME_LOCKED_SAT,
-    NAMECOIN_TX_VERSION,
     REGTEST_BITS,
     BlockEntry,
     NameEntry,
