@@ -460,16 +460,7 @@ def extract_name_ops(block: Block, network: str) -> tuple[TxNameOp, ...]:
     """
     legacy = _legacy_block(network, block.header.time_s)
     txs = (
-        ScannedTx(
-            index,
-            0,
-            0,
-            tx.version,
-            False,
-            tx.txid,
-            tuple((i.prevout.txid, i.prevout.vout) for i in tx.inputs),
-            tuple(o.script for o in tx.outputs),
-        )
+        ScannedTx.of(index, tx)
         for index, tx in enumerate(block.txs)
         if tx.version == NAMECOIN_TX_VERSION or (legacy and index)
     )

@@ -846,6 +846,20 @@ class ScannedTx(NamedTuple):
     spent: tuple[tuple[bytes, int], ...]  # (prev txid, prev vout) per input
     scripts: tuple[bytes, ...]  # output scripts in order
 
+    @classmethod
+    def of(cls, tx_index: int, tx: Tx, start: int = 0) -> ScannedTx:
+        """The fields of a decoded transaction serialised at ``start`` of its block."""
+        return cls(
+            tx_index,
+            start,
+            start + len(encode_tx(tx)),
+            tx.version,
+            tx.has_witness,
+            tx.txid,
+            tuple((i.prevout.txid, i.prevout.vout) for i in tx.inputs),
+            tuple(o.script for o in tx.outputs),
+        )
+
 
 # True when the compiled scanner is built (it is optional: see setup.py)
 FAST_SCAN = _wirescan is not None
@@ -879,23 +893,9 @@ def _scan_block_py(raw: bytes, legacy: bool) -> BlockScan:
     _, pos = _read_varint(raw, header_end)
     candidates = []
     for index, tx in enumerate(block.txs):
-        end = pos + len(encode_tx(tx))
-        if tx.version == NAMECOIN_TX_VERSION or (
-            legacy and index and any(o.script[:1] == b"\x51" for o in tx.outputs)
-        ):
-            candidates.append(
-                ScannedTx(
-                    index,
-                    pos,
-                    end,
-                    tx.version,
-                    raw[pos + 4] == 0,
-                    tx.txid,
-                    tuple((i.prevout.txid, i.prevout.vout) for i in tx.inputs),
-                    tuple(o.script for o in tx.outputs),
-                )
-            )
-        pos = end
+        if tx.version == NAMECOIN_TX_VERSION or (legacy and index and any(o.script[:1] == b"\x51" for o in tx.outputs)):
+            candidates.append(ScannedTx.of(index, tx, pos))
+        pos += len(encode_tx(tx))
     return BlockScan(header_end, block.hash, b"".join(t.txid for t in block.txs), tuple(candidates))
 
 
