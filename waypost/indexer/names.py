@@ -367,9 +367,6 @@ def _segwit_address(hrp: str, version: int, program: bytes) -> str:
     return bech32.encode(hrp, [version, *bech32.convert_bits(program, 8, 5, pad=True)], encoding)
 
 
-_PARAMS_BY_NETWORK = {n: params_for(n) for n in Network}
-
-
 def script_address(script: bytes, network: Network) -> str | None:
     """The address namecoind shows for an (address part of an) output script.
 
@@ -389,7 +386,7 @@ def script_address(script: bytes, network: Network) -> str | None:
 
 def plain_script_address(script: bytes, network: Network) -> str | None:
     """``script_address`` of a script without a name prefix (e.g. ``NameOp.address_script``)."""
-    p = _PARAMS_BY_NETWORK.get(network) or params_for(network)
+    p = params_for(network)
     n = len(script)
     if n == 25 and script[:3] == b"\x76\xa9\x14" and script[23:] == b"\x88\xac":
         return _base58check(bytes((p.pubkey_prefix,)) + script[3:23])

@@ -142,7 +142,10 @@ _PARAMS = {
 
 def params_for(network: Network) -> NetworkParams:
     """The parameters of ``network``."""
-    return _PARAMS[Network(network)]
+    # a Network (or its value: StrEnum members hash and compare as their strings) is found
+    # directly; only other input goes through Network(), which raises for unknown names
+    found = _PARAMS.get(network)
+    return found if found is not None else _PARAMS[Network(network)]
 
 
 def name_expiration_depth(network: Network, height: int) -> int:

@@ -965,8 +965,7 @@ def merkle_branches(hashes: Sequence[bytes], indices: Sequence[int]) -> list[tup
     Raises:
         ParseError: ``wire.bad-tx`` when an index is not a leaf position.
     """
-    if any(not 0 <= i < len(hashes) for i in indices):
-        raise ParseError(ErrorCode.WIRE_BAD_TX, "leaf index out of range", size=len(hashes))
+    _check_leaves(len(hashes), indices)
     if _wirescan is not None and hashes:
         return _wirescan.merkle_branches(b"".join(hashes), indices)
     return _merkle_branches_py(hashes, indices)
@@ -974,9 +973,15 @@ def merkle_branches(hashes: Sequence[bytes], indices: Sequence[int]) -> list[tup
 
 def merkle_branches_of(txids: bytes, indices: Sequence[int]) -> list[tuple[bytes, ...]]:
     """``merkle_branches`` over concatenated 32-byte hashes (``BlockScan.txids``)."""
-    if _wirescan is not None and txids and all(0 <= i < len(txids) // 32 for i in indices):
+    _check_leaves(len(txids) // 32, indices)
+    if _wirescan is not None and txids:
         return _wirescan.merkle_branches(txids, indices)
-    return merkle_branches([txids[k : k + 32] for k in range(0, len(txids), 32)], indices)
+    return _merkle_branches_py([txids[k : k + 32] for k in range(0, len(txids), 32)], indices)
+
+
+def _check_leaves(size: int, indices: Sequence[int]) -> None:
+    if any(not 0 <= i < size for i in indices):
+        raise ParseError(ErrorCode.WIRE_BAD_TX, "leaf index out of range", size=size)
 
 
 def _merkle_branches_py(hashes: Sequence[bytes], indices: Sequence[int]) -> list[tuple[bytes, ...]]:
