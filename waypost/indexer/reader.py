@@ -23,6 +23,7 @@ import queue
 import struct
 import sys
 import threading
+from dataclasses import fields
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -30,7 +31,7 @@ from typing import IO, Any
 from waypost.indexer.rpc import RpcConfig, fetch_blocks_pipelined
 from waypost.registry.errors import WaypostError
 
-__all__ = ["job_line", "read_frames", "main"]
+__all__ = ["job_line", "config_of", "read_frames", "main"]
 
 _LEN = struct.Struct("<I")
 # chunks fetched ahead of the indexer (the OS pipe alone buffers only ~64 KB)
@@ -41,14 +42,11 @@ def job_line(
     config: RpcConfig, start: int, stop: int, *, fetch_batch: int, in_flight: int, chunk: int
 ) -> bytes:
     """The job the parent writes on the reader's stdin: heights ``start`` to ``stop - 1``."""
+    settings = {f.name: getattr(config, f.name) for f in fields(RpcConfig)}
+    if config.cookie_path is not None:
+        settings["cookie_path"] = str(config.cookie_path)
     job = {
-        "url": config.url,
-        "cookie_path": None if config.cookie_path is None else str(config.cookie_path),
-        "timeout_s": config.timeout_s,
-        "connect_timeout_s": config.connect_timeout_s,
-        "max_retries": config.max_retries,
-        "backoff_s": config.backoff_s,
-        "wallet": config.wallet,
+        "config": settings,
         "start": start,
         "stop": stop,
         "fetch_batch": fetch_batch,
@@ -84,16 +82,16 @@ def _exit_on_eof(stream: IO[bytes]) -> None:
     threading.Thread(target=watch, name="reader-stdin", daemon=True).start()
 
 
+def config_of(job: dict[str, Any]) -> RpcConfig:
+    """The ``RpcConfig`` a ``job_line`` carries."""
+    settings = dict(job["config"])
+    if settings["cookie_path"] is not None:
+        settings["cookie_path"] = Path(settings["cookie_path"])
+    return RpcConfig(**settings)
+
+
 def _run(job: dict[str, Any], out: IO[bytes]) -> None:
-    config = RpcConfig(
-        url=str(job["url"]),
-        cookie_path=None if job["cookie_path"] is None else Path(job["cookie_path"]),
-        timeout_s=float(job["timeout_s"]),
-        connect_timeout_s=float(job["connect_timeout_s"]),
-        max_retries=int(job["max_retries"]),
-        backoff_s=float(job["backoff_s"]),
-        wallet=job["wallet"],
-    )
+    config = config_of(job)
     chunk = max(1, int(job["chunk"]))
     outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=_AHEAD_CHUNKS)
 

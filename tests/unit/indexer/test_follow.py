@@ -256,6 +256,21 @@ def test_reader_process_dying_midway_is_continued_here(node: ReplayNode, tmp_pat
     _assert_reader_sync_is_clean(node, tmp_path, seed=13, n_blocks=100)
 
 
+def test_reader_job_carries_every_rpc_setting() -> None:
+    import json
+
+    from waypost.indexer import reader
+
+    for config in (
+        RpcConfig(url="http://u:p@127.0.0.1:1/", timeout_s=3.5, connect_timeout_s=1.0, max_retries=2, backoff_s=0.1,
+                  wallet="w"),
+        RpcConfig(url="https://127.0.0.1:8336/", cookie_path=Path("/var/lib/namecoin/.cookie")),
+    ):
+        job = json.loads(reader.job_line(config, 5, 9, fetch_batch=4, in_flight=2, chunk=8))
+        assert reader.config_of(job) == config
+        assert (job["start"], job["stop"], job["fetch_batch"], job["in_flight"], job["chunk"]) == (5, 9, 4, 2, 8)
+
+
 def test_no_reader_process_possible_fetches_here(node: ReplayNode, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from waypost.indexer import follow
