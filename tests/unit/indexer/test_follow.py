@@ -51,41 +51,31 @@ def _wait_until(cond: Callable[[], bool], deadline_s: float = 20.0) -> None:
         threading.Event().wait(0.02)
 
 
-def test_deep_reorg_walks_back_to_fork(node: ReplayNode, tmp_path: Path) -> None:
+@pytest.mark.parametrize("via_reader", [False, True], ids=["in-process", "reader-process"])
+def test_deep_reorg_walks_back_to_fork(node: ReplayNode, tmp_path: Path, via_reader: bool) -> None:
     gen = ChainGenerator(seed=7, txs_per_block=5, name_op_ratio=0.5)
     common = _add(node, gen, 50)
     a = _add(node, gen.fork(1), 150)  # deeper than one fork-search step (64)
     b = _add(node, gen.fork(2), 160)
     node.set_active(common + a)
     node.start()
+    # via the reader process, the disconnects ride in the first batch of blocks it fetched
+    if via_reader:
+        factory = _config_factory(node)
+        opts = FollowOptions(batch_blocks=40, fetch_batch=8, in_flight=2, reader_min_blocks=1, reader_chunk=16)
+    else:
+        factory, opts = _factory(node), _OPTS
     store = open_store(tmp_path / "i.db", "regtest")
-    sync_once(store, _factory(node), network="regtest", options=_OPTS)
+    sync_once(store, factory, network="regtest", options=opts)
     node.set_active(common + b)
-    result = sync_once(store, _factory(node), network="regtest", options=_OPTS)
+    result = sync_once(store, factory, network="regtest", options=opts)
     assert (result.disconnected, result.connected, result.tip_height) == (150, 160, 209)
     assert state_digest(store) == _clean_digest(tmp_path, node, "clean.db")
     # and back to a shorter branch: rolling back further than we connect
     node.set_active(common + a[:10])
-    result = sync_once(store, _factory(node), network="regtest", options=_OPTS)
+    result = sync_once(store, factory, network="regtest", options=opts)
     assert (result.disconnected, result.tip_height) == (160, 59)
     assert state_digest(store) == _clean_digest(tmp_path, node, "clean2.db")
-
-
-def test_deep_reorg_through_the_reader_process(node: ReplayNode, tmp_path: Path) -> None:
-    # The disconnects ride in the first batch of blocks the reader process fetched.
-    gen = ChainGenerator(seed=8, txs_per_block=5, name_op_ratio=0.5)
-    common = _add(node, gen, 40)
-    a = _add(node, gen.fork(1), 70)
-    b = _add(node, gen.fork(2), 80)
-    node.set_active(common + a)
-    node.start()
-    opts = FollowOptions(batch_blocks=30, fetch_batch=8, in_flight=2, reader_min_blocks=1, reader_chunk=16)
-    store = open_store(tmp_path / "i.db", "regtest")
-    sync_once(store, _config_factory(node), network="regtest", options=opts)
-    node.set_active(common + b)
-    result = sync_once(store, _config_factory(node), network="regtest", options=opts)
-    assert (result.disconnected, result.connected, result.tip_height) == (70, 80, 119)
-    assert state_digest(store) == _clean_digest(tmp_path, node, "clean.db")
     store.close()
 
 
