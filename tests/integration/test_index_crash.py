@@ -63,6 +63,14 @@ def _proc_state(pid: int) -> str:
         return "Z"
 
 
+def _started_node(*, seed: int, n_blocks: int) -> ReplayNode:
+    node = ReplayNode("regtest")
+    gen = ChainGenerator(seed=seed, txs_per_block=8, name_op_ratio=0.4)
+    node.set_active([node.add_block(b.raw, b.height, n_tx=b.n_tx) for b in gen.blocks(n_blocks)])
+    node.start()
+    return node
+
+
 def _spawn(node: ReplayNode, db: Path) -> subprocess.Popen[bytes]:
     code = "import sys; from waypost.cli import main; sys.exit(main(sys.argv[1:]))"
     args = ["index", "--rpc-url", node.url, "--db", str(db), "--network", "regtest", "--once", "--batch-blocks", "20"]
@@ -73,11 +81,8 @@ def _spawn(node: ReplayNode, db: Path) -> subprocess.Popen[bytes]:
 @pytest.mark.slow
 def test_sigkill_during_catch_up_resumes_to_clean_index(tmp_path: Path) -> None:
     rng = random.Random(20261126)
-    node = ReplayNode("regtest")
-    gen = ChainGenerator(seed=21, txs_per_block=8, name_op_ratio=0.4)
     n_blocks = 2500
-    node.set_active([node.add_block(b.raw, b.height, n_tx=b.n_tx) for b in gen.blocks(n_blocks)])
-    node.start()
+    node = _started_node(seed=21, n_blocks=n_blocks)
     try:
         clean = open_store(tmp_path / "clean.db", "regtest")
         sync_once(clean, lambda: RpcClient(node.url), network="regtest", options=FollowOptions(batch_blocks=500))
@@ -123,11 +128,8 @@ def test_sigkill_during_catch_up_resumes_to_clean_index(tmp_path: Path) -> None:
 
 
 def test_sigterm_stops_cleanly_after_the_current_batch(tmp_path: Path) -> None:
-    node = ReplayNode("regtest")
-    gen = ChainGenerator(seed=22, txs_per_block=8, name_op_ratio=0.4)
     n_blocks = 1500
-    node.set_active([node.add_block(b.raw, b.height, n_tx=b.n_tx) for b in gen.blocks(n_blocks)])
-    node.start()
+    node = _started_node(seed=22, n_blocks=n_blocks)
     try:
         db = tmp_path / "term.db"
         proc = _spawn(node, db)
